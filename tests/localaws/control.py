@@ -1,0 +1,446 @@
+"""WSGI middleware in front of moto: request classification, call counters,
+fault injection and the ``/_localaws/`` control API.
+
+Every request is classified as ``service:Operation``:
+
+* Route 53 (REST-XML): path under ``/2013-04-01/``; the operation is found by
+  matching method + path against botocore's Route 53 model.
+* JSON protocols (ECS): header ``X-Amz-Target: <prefix>.<Operation>``; the
+  service is the SigV4 signing name (``ecs``).
+* Query protocols (EC2): form field ``Action=<Operation>``; the service is the
+  SigV4 signing name (``ec2`` when unsigned).
+
+All AWS requests and control-API calls run under one process-wide lock, so
+moto (which is not thread-safe) sees one request at a time and a change batch
+is atomic with respect to concurrent listings.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import socket
+import struct
+import sys
+import threading
+import traceback
+import uuid
+from typing import Any, Callable
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
+
+import botocore.session
+from moto.moto_api._internal.models import moto_api_backend
+from moto.route53.models import route53_backends
+from werkzeug.wsgi import get_input_stream
+
+import ecs_patches
+import r53_patches
+
+CONTROL_PREFIX = "/_localaws/"
+STATE_LOCK = threading.RLock()
+
+# X-Amz-Target prefixes of the JSON services we model
+TARGET_PREFIX_SERVICE = {"AmazonEC2ContainerServiceV20141113": "ecs"}
+
+DEFAULT_MESSAGES = {
+    "Throttling": "Rate exceeded",
+    "ThrottlingException": "Rate exceeded",
+    "RequestLimitExceeded": "Request limit exceeded.",
+    "PriorRequestNotComplete": "The request was rejected because Route 53 was still processing a prior request.",
+    "InternalError": "An internal error has occurred",
+    "ServiceUnavailable": "Service is unavailable",
+}
+
+
+# ---------------------------------------------------------------------------
+# Request classification
+# ---------------------------------------------------------------------------
+
+
+class _RestXmlRoutes:
+    """Method + path -> operation for Route 53, built from botocore's model."""
+
+    def __init__(self, service: str) -> None:
+        model = botocore.session.get_session().get_service_model(service)
+        routes = []
+        for name in model.operation_names:
+            op = model.operation_model(name)
+            method = op.http["method"]
+            uri = op.http["requestUri"].split("?", 1)[0]
+            if len(uri) > 1:
+                uri = uri.rstrip("/")
+            labels: dict[str, str] = {}  # location name -> member name
+            if op.input_shape is not None:
+                for member, shape in op.input_shape.members.items():
+                    if shape.serialization.get("location") in ("uri", "querystring"):
+                        labels[shape.serialization.get("name", member)] = member
+            pattern = ""
+            literal = 0
+            for part in re.split(r"(\{[^}]+\})", uri):
+                if part.startswith("{"):
+                    label = part[1:-1].rstrip("+")
+                    group = ".+" if part.endswith("+}") else "[^/]+"
+                    pattern += f"(?P<{_group_name(label)}>{group})"
+                else:
+                    pattern += re.escape(part)
+                    literal += len(part)
+            regex = re.compile("^" + pattern + "/?$")
+            routes.append((literal, method, regex, name, labels))
+        routes.sort(key=lambda r: -r[0])  # most literal characters first
+        self.routes = routes
+
+    def match(self, method: str, path: str, query: dict[str, list[str]]) -> tuple[str, dict[str, Any]] | None:
+        for _, route_method, regex, name, labels in self.routes:
+            if route_method != method:
+                continue
+            found = regex.match(path)
+            if not found:
+                continue
+            params: dict[str, Any] = {}
+            raw = {**{k: v[0] for k, v in query.items()}, **{_label_of(k): v for k, v in found.groupdict().items()}}
+            for location_name, value in raw.items():
+                params[location_name] = value
+                if location_name in labels:
+                    params[labels[location_name]] = value
+            return name, params
+        return None
+
+
+def _group_name(label: str) -> str:
+    return "L_" + re.sub(r"\W", "_", label)
+
+
+def _label_of(group: str) -> str:
+    return group[2:]
+
+
+_ROUTE53_ROUTES: _RestXmlRoutes | None = None
+
+
+def _route53_routes() -> _RestXmlRoutes:
+    global _ROUTE53_ROUTES
+    if _ROUTE53_ROUTES is None:
+        _ROUTE53_ROUTES = _RestXmlRoutes("route53")
+    return _ROUTE53_ROUTES
+
+
+def _signing_service(environ: dict[str, Any]) -> str | None:
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    found = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", auth)
+    return found.group(1).lower() if found else None
+
+
+class Classified:
+    def __init__(self, service: str, operation: str, params: dict[str, Any]):
+        self.service = service
+        self.operation = operation
+        self.params = params
+
+    @property
+    def key(self) -> str:
+        return f"{self.service}:{self.operation}"
+
+
+def classify(environ: dict[str, Any], body: bytes) -> Classified | None:
+    path = environ.get("PATH_INFO", "")
+    method = environ.get("REQUEST_METHOD", "GET")
+    if path.startswith("/2013-04-01/"):
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        found = _route53_routes().match(method, path, query)
+        if found:
+            return Classified("route53", found[0], found[1])
+        return Classified("route53", f"Unknown({method} {path})", {})
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target and "." in target:
+        prefix, operation = target.split(".", 1)
+        service = TARGET_PREFIX_SERVICE.get(prefix) or _signing_service(environ) or prefix
+        try:
+            params = json.loads(body or b"{}")
+        except ValueError:
+            params = {}
+        return Classified(service, operation, params if isinstance(params, dict) else {})
+    content_type = environ.get("CONTENT_TYPE", "")
+    if content_type.startswith("application/x-www-form-urlencoded") or environ.get("QUERY_STRING", "").find("Action=") >= 0:
+        form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        if not form:
+            form = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        if "Action" in form:
+            service = _signing_service(environ) or "ec2"
+            return Classified(service, form["Action"][0], {k: v[0] for k, v in form.items()})
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Faults
+# ---------------------------------------------------------------------------
+
+
+class Fault:
+    def __init__(self, spec: dict[str, Any]):
+        self.service = spec.get("service")
+        self.operation = spec.get("operation")
+        self.status = int(spec.get("status", 500))
+        self.code = spec.get("code") or "InternalError"
+        self.message = spec.get("message") or DEFAULT_MESSAGES.get(self.code, "localaws injected fault")
+        self.count = int(spec.get("count", 1))
+        self.reset = bool(spec.get("reset", False))
+        self.match = spec.get("match") or {}
+        if not isinstance(self.match, dict):
+            raise ValueError("match must be an object")
+
+    def applies(self, call: Classified) -> bool:
+        if self.count == 0:
+            return False
+        if self.service and self.service != call.service:
+            return False
+        if self.operation and self.operation != call.operation:
+            return False
+        for field, expected in self.match.items():
+            actual = call.params.get(field)
+            if isinstance(actual, list):
+                if expected not in actual and str(expected) not in [str(a) for a in actual]:
+                    return False
+            elif actual is None or str(actual) != str(expected):
+                return False
+        return True
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "operation": self.operation,
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+            "count": self.count,
+            "reset": self.reset,
+            "match": self.match,
+        }
+
+
+def error_response(service: str, status: int, code: str, message: str) -> tuple[str, list[tuple[str, str]], bytes]:
+    """An error in the service's real wire format (what the AWS SDKs parse)."""
+    request_id = str(uuid.uuid4())
+    status_line = f"{status} {_REASONS.get(status, 'Error')}"
+    if service == "route53" or service not in ("ecs", "ec2"):
+        fault_type = "Sender" if status < 500 else "Receiver"
+        body = (
+            '<?xml version="1.0"?>\n'
+            '<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/">'
+            f"<Error><Type>{fault_type}</Type><Code>{escape(code)}</Code>"
+            f"<Message>{escape(message)}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+        headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
+    elif service == "ecs":
+        body = json.dumps({"__type": code, "message": message})
+        headers = [
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("x-amzn-RequestId", request_id),
+            ("x-amzn-errortype", code),
+        ]
+    else:  # ec2 query protocol
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Response><Errors><Error><Code>{escape(code)}</Code>"
+            f"<Message>{escape(message)}</Message></Error></Errors>"
+            f"<RequestID>{request_id}</RequestID></Response>"
+        )
+        headers = [("Content-Type", "text/xml;charset=UTF-8")]
+    data = body.encode("utf-8")
+    headers.append(("Content-Length", str(len(data))))
+    return status_line, headers, data
+
+
+_REASONS = {
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+def _zone_exists(zone_id: str) -> bool:
+    for account_backends in dict.values(route53_backends):
+        for backend in dict.values(account_backends):
+            if zone_id in backend.zones:
+                return True
+    return False
+
+
+def abort_connection(environ: dict[str, Any]) -> None:
+    """Drop the client connection without sending a byte of response.
+
+    The socket gets SO_LINGER 0 (so its final close is a TCP RST) and is shut
+    down both ways; the client sees its connection closed before any response.
+    Raising ConnectionResetError makes werkzeug treat this as a dropped
+    connection (``WSGIRequestHandler.connection_dropped``) instead of trying to
+    send a 500.
+    """
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    raise ConnectionResetError("localaws: injected connection reset")
+
+
+# ---------------------------------------------------------------------------
+# The middleware
+# ---------------------------------------------------------------------------
+
+
+class LocalAws:
+    def __init__(self, moto_app: Callable) -> None:
+        self.moto_app = moto_app
+        self.faults: list[Fault] = []
+        self.calls: dict[str, int] = {}
+
+    # -- WSGI entry point ----------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
+        path = environ.get("PATH_INFO", "")
+        body = get_input_stream(environ).read()
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("wsgi.input_terminated", None)
+        try:
+            if path.startswith(CONTROL_PREFIX) or path.rstrip("/") + "/" == CONTROL_PREFIX:
+                with STATE_LOCK:
+                    return self._control(environ, body, start_response)
+            call = classify(environ, body)
+            with STATE_LOCK:
+                if call is not None:
+                    self.calls[call.key] = self.calls.get(call.key, 0) + 1
+                    fault = self._take_fault(call)
+                    if fault is not None:
+                        if fault.reset:
+                            abort_connection(environ)
+                        status, headers, data = error_response(call.service, fault.status, fault.code, fault.message)
+                        start_response(status, headers)
+                        return [data]
+                # materialise moto's response while holding the lock
+                return list(self.moto_app(environ, start_response))
+        except ConnectionError:
+            raise
+        except Exception as exc:  # a bug in the fixture: say so loudly
+            traceback.print_exc(file=sys.stderr)
+            return self._json(start_response, 500, {"error": f"localaws internal error: {exc!r}"})
+
+    def _take_fault(self, call: Classified) -> Fault | None:
+        for fault in self.faults:
+            if fault.applies(call):
+                if fault.count > 0:
+                    fault.count -= 1
+                self.faults = [f for f in self.faults if f.count != 0]
+                return fault
+        return None
+
+    # -- control API -----------------------------------------------------------
+    def _control(self, environ: dict[str, Any], body: bytes, start_response: Callable) -> list[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        route = environ.get("PATH_INFO", "")[len(CONTROL_PREFIX):].strip("/")
+        try:
+            payload = json.loads(body) if body.strip() else {}
+        except ValueError as exc:
+            return self._json(start_response, 400, {"error": f"invalid JSON body: {exc}"})
+        if not isinstance(payload, dict):
+            return self._json(start_response, 400, {"error": "JSON body must be an object"})
+        handler = {
+            ("GET", "health"): self._health,
+            ("POST", "ecs/tasks"): self._ecs_tasks,
+            ("POST", "ecs/container-instances"): self._ecs_container_instances,
+            ("POST", "hooks/before-change"): self._arm_hook,
+            ("GET", "hooks"): lambda _: (200, {"pending": r53_patches.HOOKS.pending()}),
+            ("DELETE", "hooks"): self._clear_hooks,
+            ("POST", "faults"): self._add_faults,
+            ("GET", "faults"): lambda _: (200, {"faults": [f.describe() for f in self.faults]}),
+            ("DELETE", "faults"): self._clear_faults,
+            ("GET", "calls"): lambda _: (200, dict(sorted(self.calls.items()))),
+            ("DELETE", "calls"): self._clear_calls,
+            ("POST", "reset"): self._reset,
+        }.get((method, route))
+        if handler is None:
+            return self._json(start_response, 404, {"error": f"no control endpoint {method} /_localaws/{route}"})
+        try:
+            status, result = handler(payload)
+        except ecs_patches.ControlError as exc:
+            status, result = exc.status, {"error": str(exc)}
+        except (KeyError, TypeError, ValueError) as exc:
+            status, result = 400, {"error": f"bad request: {exc!r}"}
+        return self._json(start_response, status, result)
+
+    @staticmethod
+    def _json(start_response: Callable, status: int, obj: Any) -> list[bytes]:
+        data = json.dumps(obj).encode()
+        start_response(
+            f"{status} {_REASONS.get(status, 'OK' if status < 300 else 'Error')}",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+        )
+        return [data]
+
+    def _health(self, _: dict[str, Any]) -> tuple[int, Any]:
+        return 200, {"ok": True}
+
+    def _ecs_tasks(self, payload: dict[str, Any]) -> tuple[int, Any]:
+        tasks = payload["tasks"]
+        if not isinstance(tasks, list):
+            raise ValueError("tasks must be a list")
+        return 200, {"updated": ecs_patches.update_tasks(tasks)}
+
+    def _ecs_container_instances(self, payload: dict[str, Any]) -> tuple[int, Any]:
+        entries = payload["containerInstances"]
+        if not isinstance(entries, list):
+            raise ValueError("containerInstances must be a list")
+        return 200, {"updated": ecs_patches.update_container_instances(entries)}
+
+    def _arm_hook(self, payload: dict[str, Any]) -> tuple[int, Any]:
+        zone_id = r53_patches.strip_zone_id(payload["zoneId"])
+        changes = payload["changes"]
+        if not isinstance(changes, list):
+            raise ValueError("changes must be a list")
+        for change in changes:
+            if change.get("action") not in ("CREATE", "UPSERT", "DELETE"):
+                raise ValueError(f"unknown action {change.get('action')!r}")
+            record = change["record"]
+            record["Name"], record["Type"]  # noqa: B018 - required keys
+        if not _zone_exists(zone_id):
+            raise ecs_patches.ControlError(404, f"hosted zone {zone_id!r} not found")
+        r53_patches.HOOKS.arm(zone_id, changes)
+        return 200, {"armed": True}
+
+    def _clear_hooks(self, _: dict[str, Any]) -> tuple[int, Any]:
+        r53_patches.HOOKS.clear()
+        return 200, {"cleared": True}
+
+    def _add_faults(self, payload: dict[str, Any]) -> tuple[int, Any]:
+        specs = payload["faults"]
+        if not isinstance(specs, list):
+            raise ValueError("faults must be a list")
+        new = [Fault(spec) for spec in specs]
+        self.faults.extend(new)
+        return 200, {"added": len(new), "active": len(self.faults)}
+
+    def _clear_faults(self, _: dict[str, Any]) -> tuple[int, Any]:
+        self.faults = []
+        return 200, {"cleared": True}
+
+    def _clear_calls(self, _: dict[str, Any]) -> tuple[int, Any]:
+        self.calls = {}
+        return 200, {"cleared": True}
+
+    def _reset(self, _: dict[str, Any]) -> tuple[int, Any]:
+        # Same as POST /moto-api/reset: every backend of every service is dropped.
+        moto_api_backend.reset()
+        ecs_patches.configure_state_manager()
+        r53_patches.HOOKS.clear()
+        self.faults = []
+        self.calls = {}
+        return 200, {"reset": True}

@@ -1,0 +1,434 @@
+"""ECS fidelity patches for moto 5.2.5.
+
+What moto does differently from ECS, and what is patched here:
+
+* Task state: moto registers ``ecs::task`` with the state manager as
+  ``{"progression": "manual", "times": 1}`` and ``describe_tasks`` calls
+  ``Task.advance()``, so a RUNNING task walks DEACTIVATING -> STOPPING ->
+  DEPROVISIONING -> STOPPED one step per DescribeTasks.  Real tasks stay
+  RUNNING until stopped.  We set the transition to manual with an unreachable
+  tick count and our ``describe_tasks`` never advances.
+* Containers: ``moto.ecs.models.Task.__init__`` builds a single ``Container``
+  from the *first* container definition, with ``taskArn`` set to the task
+  definition ARN, a ``containerArn`` under the task definition, lastStatus
+  PENDING forever and no ``runtimeId`` / ``networkBindings``.  We wrap
+  ``Task.__init__`` to create one container per definition with real ARN
+  formats, lastStatus RUNNING, a 64-hex ``runtimeId`` and network bindings
+  (bridge: static hostPort or a dynamic one from 32768 up per container
+  instance; host: hostPort = containerPort; awsvpc: none), and to stamp
+  ``createdAt``/``startedAt`` and ``launchType`` "EC2" for tasks on container
+  instances.
+* Placement: ``EC2ContainerServiceBackend._calculate_task_resource_requirements``
+  reserves hostPort 0 (dynamic), so a second RunTask of a dynamic-port task on
+  the same instance "does not fit".  Dynamic ports are no longer reserved.
+* ``describe_tasks`` searches every cluster and matches task ids by substring;
+  ours is scoped to the requested cluster, matches exactly, reports misses in
+  ``failures`` (reason MISSING) and enforces the 100-task limit.
+* ``list_tasks`` matches the cluster by substring of the ARN and returns
+  STOPPED tasks unless asked not to; real ListTasks defaults to
+  ``desiredStatus=RUNNING``.  Ours filters exactly, defaults to RUNNING and
+  paginates (maxResults 1..100, default 100, ``nextToken``), as do
+  ListContainerInstances and ListClusters.
+* ``stop_task`` raises a bare ``Exception`` (HTTP 500) for an unknown task;
+  ours raises InvalidParameterException, and marks containers STOPPED with
+  ``stoppedAt``/``stopCode``.
+* ``run_task`` raises a bare ``Exception`` (HTTP 500) on a cluster without
+  container instances; ours raises InvalidParameterException.
+* Containers without a ``healthCheck`` report ``healthStatus`` UNKNOWN (moto:
+  HEALTHY).
+* ``describe_container_instances`` raises KeyError (HTTP 500) for a cluster
+  that never had an instance; ours reports the ids as MISSING.
+"""
+
+from __future__ import annotations
+
+import base64
+import inspect
+import json
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
+from moto.ecs.exceptions import InvalidParameterException
+from moto.ecs.models import (
+    Container,
+    EC2ContainerServiceBackend,
+    Task,
+    ecs_backends,
+)
+from moto.ecs.responses import DESCRIBE_TASKS_TAGS, EC2ContainerServiceResponse
+from moto.moto_api import state_manager
+from moto.moto_api._internal import mock_random
+from moto.utilities.utils import get_partition
+
+DYNAMIC_PORT_FIRST = 32768
+DYNAMIC_PORT_LAST = 60999
+MAX_DESCRIBE = 100
+MAX_PAGE = 100
+
+
+# ---------------------------------------------------------------------------
+# Task construction
+# ---------------------------------------------------------------------------
+
+_original_task_init = Task.__init__
+_task_init_signature = inspect.signature(_original_task_init)
+
+
+def _allocate_dynamic_port(backend: EC2ContainerServiceBackend, instance_arn: str) -> int:
+    ports: dict[str, int] = backend.__dict__.setdefault("_localaws_next_port", {})
+    port = ports.get(instance_arn, DYNAMIC_PORT_FIRST)
+    ports[instance_arn] = DYNAMIC_PORT_FIRST if port >= DYNAMIC_PORT_LAST else port + 1
+    return port
+
+
+def _bindings_for(task: Task, container_def: dict[str, Any], network_mode: str | None) -> list[dict[str, Any]]:
+    mappings = container_def.get("portMappings") or container_def.get("PortMappings") or []
+    bindings = []
+    for mapping in mappings:
+        container_port = mapping.get("containerPort", mapping.get("ContainerPort"))
+        if container_port is None:
+            continue
+        protocol = mapping.get("protocol", mapping.get("Protocol")) or "tcp"
+        if network_mode == "host":
+            host_port = container_port
+        elif network_mode in (None, "bridge"):
+            host_port = mapping.get("hostPort", mapping.get("HostPort")) or 0
+            if not host_port:
+                host_port = _allocate_dynamic_port(task._backend, task.container_instance_arn or "")
+        else:  # awsvpc / none: no host bindings
+            continue
+        bindings.append(
+            {
+                "bindIP": "0.0.0.0",
+                "containerPort": int(container_port),
+                "hostPort": int(host_port),
+                "protocol": protocol,
+            }
+        )
+    return bindings
+
+
+def task_init(self: Task, *args: Any, **kwargs: Any) -> None:
+    """Wraps ``moto.ecs.models.Task.__init__`` (see module docstring)."""
+    _original_task_init(self, *args, **kwargs)
+    bound = _task_init_signature.bind(self, *args, **kwargs)
+    task_definition = bound.arguments["task_definition"]
+    partition = get_partition(self.region_name)
+
+    containers = []
+    for container_def in task_definition.container_definitions:
+        container = Container(task_definition)
+        container.name = container_def.get("name")
+        container.image = container_def.get("image")
+        container.cpu = container_def.get("cpu", 0)
+        container.memory = container_def.get("memory")
+        container.environment = container_def.get("environment")
+        container.command = container_def.get("command")
+        container.container_arn = (
+            f"arn:{partition}:ecs:{self.region_name}:{self._account_id}:container/"
+            f"{self.cluster_name}/{self.id}/{mock_random.uuid4()}"
+        )
+        container.task_arn = self.task_arn
+        container.last_status = "RUNNING"
+        container.exitCode = None  # running containers have no exit code
+        if not container_def.get("healthCheck"):
+            container.health_status = "UNKNOWN"  # ECS: no container health check defined
+        container.runtime_id = mock_random.get_random_hex(64)
+        container.network_bindings = _bindings_for(self, container_def, task_definition.network_mode)
+        containers.append(container)
+    self.containers = containers
+
+    now = utcnow()
+    self.created_at = now
+    self.started_at = now
+    if not self.launch_type and self.container_instance_arn:
+        self.launch_type = "EC2"
+
+
+def calculate_task_resource_requirements(task_definition: Any) -> dict[str, Any]:
+    """Wraps ``EC2ContainerServiceBackend._calculate_task_resource_requirements``:
+    hostPort 0 means "dynamic" and must not reserve port 0 on the instance."""
+    requirements = _original_requirements(task_definition)
+    requirements["PORTS"] = [p for p in requirements["PORTS"] if p]
+    return requirements
+
+
+_original_requirements = EC2ContainerServiceBackend._calculate_task_resource_requirements
+
+
+# ---------------------------------------------------------------------------
+# Backend helpers
+# ---------------------------------------------------------------------------
+
+
+def _task_matches(task: Task, wanted: str) -> bool:
+    return wanted == task.task_arn or wanted == task.id
+
+
+def describe_tasks(self: EC2ContainerServiceBackend, cluster_str: str, tasks: list[str]) -> tuple[list[Task], list[dict[str, str]]]:
+    """Replaces ``EC2ContainerServiceBackend.describe_tasks`` (no state advance)."""
+    cluster = self._get_cluster(cluster_str)
+    if not tasks:
+        raise InvalidParameterException("Tasks cannot be empty.")
+    if len(tasks) > MAX_DESCRIBE:
+        raise InvalidParameterException(f"Tasks cannot contain more than {MAX_DESCRIBE} items.")
+    cluster_tasks = self.tasks.get(cluster.name, {})
+    found, failures = [], []
+    for wanted in tasks:
+        match = next((t for t in cluster_tasks.values() if _task_matches(t, wanted)), None)
+        if match is None:
+            failures.append({"arn": wanted, "reason": "MISSING"})
+        elif match not in found:
+            found.append(match)
+    return found, failures
+
+
+def list_tasks(
+    self: EC2ContainerServiceBackend,
+    cluster_str: str | None = None,
+    container_instance: str | None = None,
+    family: str | None = None,
+    started_by: str | None = None,
+    service_name: str | None = None,
+    desiredStatus: str | None = None,
+    launch_type: str | None = None,
+) -> list[Task]:
+    """Replaces ``EC2ContainerServiceBackend.list_tasks`` (exact filters, RUNNING by default)."""
+    cluster = self._get_cluster(cluster_str or "default")
+    wanted_status = desiredStatus or "RUNNING"
+    result = []
+    for task in self.tasks.get(cluster.name, {}).values():
+        if task.desired_status != wanted_status:
+            continue
+        if container_instance:
+            arn = task.container_instance_arn or ""
+            if container_instance != arn and container_instance != arn.split("/")[-1]:
+                continue
+        if family and task.task_definition_arn.split("/")[-1].rsplit(":", 1)[0] != family:
+            continue
+        if started_by and task.started_by != started_by:
+            continue
+        if launch_type and task.launch_type != launch_type:
+            continue
+        # serviceName: moto never launches service tasks, nothing to filter on.
+        result.append(task)
+    return result
+
+
+def stop_task(self: EC2ContainerServiceBackend, cluster_str: str, task_str: str, reason: str) -> Task:
+    """Wraps ``EC2ContainerServiceBackend.stop_task``."""
+    cluster = self._get_cluster(cluster_str)
+    if not any(_task_matches(t, task_str) or t.task_arn.endswith("/" + task_str)
+               for t in self.tasks.get(cluster.name, {}).values()):
+        raise InvalidParameterException("The referenced task was not found.")
+    task = _original_stop_task(self, cluster_str, task_str, reason)
+    now = utcnow()
+    task.stopping_at = now
+    task.stopped_at = now
+    task.stop_code = "UserInitiated"
+    for container in task.containers:
+        container.last_status = "STOPPED"
+    return task
+
+
+_original_stop_task = EC2ContainerServiceBackend.stop_task
+_original_run_task = EC2ContainerServiceBackend.run_task
+
+
+def run_task(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> list[Task]:
+    """Wraps ``EC2ContainerServiceBackend.run_task``: moto raises a bare Exception
+    (HTTP 500) when the cluster has no container instance; ECS answers 400."""
+    try:
+        return _original_run_task(self, *args, **kwargs)
+    except Exception as exc:
+        if type(exc) is Exception and str(exc).startswith("No instances found in cluster"):
+            raise InvalidParameterException("No Container Instances were found in your cluster.") from None
+        raise
+_original_describe_container_instances = EC2ContainerServiceBackend.describe_container_instances
+
+
+def describe_container_instances(self: EC2ContainerServiceBackend, cluster_str: str, ids: list[str]) -> Any:
+    """Wraps ``describe_container_instances``: a cluster without instances is not a KeyError."""
+    cluster = self._get_cluster(cluster_str)
+    if ids and len(ids) > MAX_DESCRIBE:
+        raise InvalidParameterException(f"containerInstances cannot contain more than {MAX_DESCRIBE} items.")
+    self.container_instances.setdefault(cluster.name, {})
+    return _original_describe_container_instances(self, cluster_str, ids)
+
+
+# ---------------------------------------------------------------------------
+# Response handlers (pagination, failures)
+# ---------------------------------------------------------------------------
+
+
+def _paginate(resp: EC2ContainerServiceResponse, items: list[str]) -> tuple[list[str], str | None]:
+    max_results = resp._get_param("maxResults")
+    token = resp._get_param("nextToken")
+    size = MAX_PAGE
+    if max_results is not None:
+        size = int(max_results)
+        if not 1 <= size <= MAX_PAGE:
+            raise InvalidParameterException(f"maxResults must be between 1 and {MAX_PAGE}.")
+    start = 0
+    if token:
+        try:
+            start = int(json.loads(base64.b64decode(token))["offset"])
+        except Exception:
+            raise InvalidParameterException("Invalid nextToken.") from None
+    page = items[start : start + size]
+    next_token = None
+    if start + size < len(items):
+        next_token = base64.b64encode(json.dumps({"offset": start + size}).encode()).decode()
+    return page, next_token
+
+
+def resp_describe_tasks(self: EC2ContainerServiceResponse) -> ActionResult:
+    cluster = self._get_param("cluster", "default")
+    tasks, failures = self.ecs_backend.describe_tasks(cluster, self._get_param("tasks", []))
+    if "TAGS" in (self._get_param("include", []) or []):
+        self._include_in_response(DESCRIBE_TASKS_TAGS)
+    else:
+        self._exclude_from_response(DESCRIBE_TASKS_TAGS)
+    return ActionResult({"tasks": tasks, "failures": failures})
+
+
+def resp_list_tasks(self: EC2ContainerServiceResponse) -> ActionResult:
+    tasks = self.ecs_backend.list_tasks(
+        self._get_param("cluster", "default"),
+        self._get_param("containerInstance"),
+        self._get_param("family"),
+        self._get_param("startedBy"),
+        self._get_param("serviceName"),
+        self._get_param("desiredStatus"),
+        self._get_param("launchType"),
+    )
+    page, token = _paginate(self, [t.task_arn for t in tasks])
+    return ActionResult({"taskArns": page, "nextToken": token})
+
+
+def resp_list_container_instances(self: EC2ContainerServiceResponse) -> ActionResult:
+    cluster_str = self._get_param("cluster", "default")
+    self.ecs_backend._get_cluster(cluster_str)  # real ECS: ClusterNotFoundException
+    arns = self.ecs_backend.list_container_instances(cluster_str, status=self._get_param("status"))
+    page, token = _paginate(self, arns)
+    return ActionResult({"containerInstanceArns": page, "nextToken": token})
+
+
+def resp_list_clusters(self: EC2ContainerServiceResponse) -> ActionResult:
+    page, token = _paginate(self, self.ecs_backend.list_clusters())
+    return ActionResult({"clusterArns": page, "nextToken": token})
+
+
+# ---------------------------------------------------------------------------
+# Control-API support
+# ---------------------------------------------------------------------------
+
+
+class ControlError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _all_ecs_backends() -> list[EC2ContainerServiceBackend]:
+    backends = []
+    for account_backends in dict.values(ecs_backends):
+        backends.extend(dict.values(account_backends))
+    return backends
+
+
+def find_task(cluster: str, task_ref: str) -> Task:
+    cluster_name = (cluster or "default").split("/")[-1]
+    for backend in _all_ecs_backends():
+        for task in backend.tasks.get(cluster_name, {}).values():
+            if _task_matches(task, task_ref):
+                return task
+    raise ControlError(404, f"task {task_ref!r} not found in cluster {cluster_name!r}")
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromtimestamp(float(value), tz=timezone.utc).replace(tzinfo=None)
+
+
+def update_tasks(entries: list[dict[str, Any]]) -> int:
+    """Apply ``POST /_localaws/ecs/tasks`` entries; all are validated before any is applied."""
+    plan = []
+    for entry in entries:
+        task = find_task(entry.get("cluster", "default"), entry.get("taskArn", ""))
+        by_name = {c.name: c for c in task.containers}
+        for spec in entry.get("containers") or []:
+            if spec.get("name") not in by_name:
+                raise ControlError(
+                    404, f"task {task.task_arn} has no container named {spec.get('name')!r}"
+                )
+        plan.append((task, by_name, entry))
+
+    for task, by_name, entry in plan:
+        if "lastStatus" in entry:
+            task.last_status = entry["lastStatus"]
+            # containers follow the task unless told otherwise below
+            for container in task.containers:
+                container.last_status = entry["lastStatus"]
+        if "desiredStatus" in entry:
+            task.desired_status = entry["desiredStatus"]
+        if "startedAt" in entry:
+            task.started_at = _timestamp(entry["startedAt"])
+        for spec in entry.get("containers") or []:
+            container = by_name[spec["name"]]
+            if "runtimeId" in spec:
+                container.runtime_id = spec["runtimeId"]
+            if "networkBindings" in spec:
+                container.network_bindings = list(spec["networkBindings"] or [])
+            if "lastStatus" in spec:
+                container.last_status = spec["lastStatus"]
+    return len(plan)
+
+
+def update_container_instances(entries: list[dict[str, Any]]) -> int:
+    """Apply ``POST /_localaws/ecs/container-instances`` entries (agentConnected, status)."""
+    plan = []
+    for entry in entries:
+        cluster_name = (entry.get("cluster") or "default").split("/")[-1]
+        ref = (entry.get("containerInstanceArn") or "").split("/")[-1]
+        found = None
+        for backend in _all_ecs_backends():
+            found = backend.container_instances.get(cluster_name, {}).get(ref) or found
+        if found is None:
+            raise ControlError(404, f"container instance {ref!r} not found in cluster {cluster_name!r}")
+        plan.append((found, entry))
+    for instance, entry in plan:
+        if "agentConnected" in entry:
+            instance.agent_connected = bool(entry["agentConnected"])
+        if "status" in entry:
+            instance.status = entry["status"]
+    return len(plan)
+
+
+def configure_state_manager() -> None:
+    # Manual progression that is never reached: tasks only change state through
+    # StopTask or the control API.  (Re-applied after every reset.)
+    state_manager.set_transition("ecs::task", {"progression": "manual", "times": sys.maxsize})
+
+
+def install() -> None:
+    configure_state_manager()
+    Task.__init__ = task_init  # type: ignore[method-assign]
+    EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(  # type: ignore[method-assign]
+        calculate_task_resource_requirements
+    )
+    EC2ContainerServiceBackend.describe_tasks = describe_tasks  # type: ignore[method-assign,assignment]
+    EC2ContainerServiceBackend.list_tasks = list_tasks  # type: ignore[method-assign]
+    EC2ContainerServiceBackend.stop_task = stop_task  # type: ignore[method-assign]
+    EC2ContainerServiceBackend.run_task = run_task  # type: ignore[method-assign]
+    EC2ContainerServiceBackend.describe_container_instances = describe_container_instances  # type: ignore[method-assign]
+    EC2ContainerServiceResponse.describe_tasks = resp_describe_tasks  # type: ignore[method-assign]
+    EC2ContainerServiceResponse.list_tasks = resp_list_tasks  # type: ignore[method-assign]
+    EC2ContainerServiceResponse.list_container_instances = resp_list_container_instances  # type: ignore[method-assign]
+    EC2ContainerServiceResponse.list_clusters = resp_list_clusters  # type: ignore[method-assign]
+
+

@@ -1,0 +1,623 @@
+"""Tests for the localaws fixture: run with ``.venv/bin/python -m pytest tests/localaws -q``.
+
+The server runs as a subprocess exactly as the Rust integration tests start it;
+boto3 (installed with moto) plays the client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import boto3
+import botocore.exceptions
+import pytest
+from botocore.config import Config
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVER = os.path.join(HERE, "server.py")
+ZONE = "sd.internal."
+NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+
+
+# ---------------------------------------------------------------------------
+# fixtures and helpers
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def endpoint(tmp_path_factory):
+    stderr_path = tmp_path_factory.mktemp("localaws") / "stderr.log"
+    with open(stderr_path, "w") as stderr:
+        proc = subprocess.Popen([sys.executable, SERVER, "--port", "0"],
+                                stdout=subprocess.PIPE, stderr=stderr, text=True)
+    line = proc.stdout.readline().strip()
+    assert line.startswith("localaws listening on http://127.0.0.1:"), (line, stderr_path.read_text())
+    yield line.rsplit(" ", 1)[1]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+    assert proc.stdout.read() == ""  # exactly one line on stdout
+    assert "Traceback" not in stderr_path.read_text(), stderr_path.read_text()
+
+
+@pytest.fixture(autouse=True)
+def fresh(endpoint):
+    control(endpoint, "POST", "reset")
+    yield
+
+
+def control(endpoint, method, path, body=None, expect=200):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"{endpoint}/_localaws/{path}", data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            status, payload = resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as err:
+        status, payload = err.code, json.loads(err.read() or b"null")
+    assert status == expect, (status, payload)
+    return payload
+
+
+def client(endpoint, service, config=None):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="AKIDLOCALAWS",
+        aws_secret_access_key="secret",
+        config=config,
+    )
+
+
+def make_zone(r53):
+    zone = r53.create_hosted_zone(
+        Name=ZONE, CallerReference=str(time.time()), HostedZoneConfig={"PrivateZone": True},
+        VPC={"VPCRegion": "us-east-1", "VPCId": "vpc-12345678"},
+    )
+    return zone["HostedZone"]["Id"].split("/")[-1]
+
+
+def srv(sid, port=32768, host="ip-10-0-1-5.ec2.internal", name=f"calc.{ZONE}", ttl=10, weight=1):
+    return {
+        "Name": name, "Type": "SRV", "TTL": ttl, "SetIdentifier": sid, "Weight": weight,
+        "ResourceRecords": [{"Value": f"1 1 {port} {host}"}],
+    }
+
+
+def change(r53, zone_id, *changes):
+    return r53.change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={"Changes": [{"Action": a, "ResourceRecordSet": r} for a, r in changes]},
+    )
+
+
+def all_record_sets(r53, zone_id, max_items="300"):
+    """Walk pages by hand, the way the Rust client does."""
+    seen, pages = [], []
+    kwargs = {"HostedZoneId": zone_id, "MaxItems": max_items}
+    while True:
+        resp = r53.list_resource_record_sets(**kwargs)
+        pages.append(len(resp["ResourceRecordSets"]))
+        seen.extend(resp["ResourceRecordSets"])
+        if not resp["IsTruncated"]:
+            return seen, pages
+        kwargs = {"HostedZoneId": zone_id, "MaxItems": max_items,
+                  "StartRecordName": resp["NextRecordName"], "StartRecordType": resp["NextRecordType"]}
+        if "NextRecordIdentifier" in resp:
+            kwargs["StartRecordIdentifier"] = resp["NextRecordIdentifier"]
+
+
+def key(rrset):
+    return rrset["Name"], rrset["Type"], rrset.get("SetIdentifier")
+
+
+def zone_snapshot(r53, zone_id):
+    return sorted(json.dumps(r, sort_keys=True) for r in all_record_sets(r53, zone_id)[0])
+
+
+# ---------------------------------------------------------------------------
+# Route 53: listing
+# ---------------------------------------------------------------------------
+
+
+def test_paging_700_weighted_records_under_one_name(endpoint):
+    r53 = client(endpoint, "route53")
+    zone_id = make_zone(r53)
+    sids = [f"ip-10-0-{i // 250}-{i % 250}.ec2.internal:{i:012x}" for i in range(700)]
+    change(r53, zone_id, *[("CREATE", srv(sid, port=32768 + i)) for i, sid in enumerate(sids)])
+    change(r53, zone_id, ("CREATE", {"Name": f"ip-10-0-1-5.{ZONE}", "Type": "A", "TTL": 60,
+                                     "ResourceRecords": [{"Value": "10.0.1.5"}]}))
+
+    records, pages = all_record_sets(r53, zone_id)
+    keys = [key(r) for r in records]
+    assert len(keys) == len(set(keys)) == 700 + 3  # + NS, SOA, A
+    assert sorted(r["SetIdentifier"] for r in records if r["Type"] == "SRV") == sorted(sids)
+    assert pages == [300, 300, 103]
+
+    # MaxItems above 300 is clamped; the default is 300
+    assert len(r53.list_resource_record_sets(HostedZoneId=zone_id, MaxItems="1000")["ResourceRecordSets"]) == 300
+    assert len(r53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]) == 300
+
+    # smaller pages and boto3's own paginator agree
+    small, _ = all_record_sets(r53, zone_id, max_items="7")
+    assert [key(r) for r in small] == keys
+    paged = [key(r) for page in r53.get_paginator("list_resource_record_sets").paginate(
+        HostedZoneId=zone_id, PaginationConfig={"PageSize": 300}) for r in page["ResourceRecordSets"]]
+    assert paged == keys
+
+
+def test_start_record_identifier_and_order(endpoint):
+    r53 = client(endpoint, "route53")
+    zone_id = make_zone(r53)
+    change(r53, zone_id, *[("CREATE", srv(f"h:{c}")) for c in "edcba"])
+    change(r53, zone_id,
+           ("CREATE", {"Name": f"www.{ZONE}", "Type": "A", "TTL": 5, "ResourceRecords": [{"Value": "10.0.0.1"}]}),
+           ("CREATE", {"Name": f"www-a.{ZONE}", "Type": "A", "TTL": 5, "ResourceRecords": [{"Value": "10.0.0.2"}]}),
+           ("CREATE", {"Name": f"a.www.{ZONE}", "Type": "A", "TTL": 5, "ResourceRecords": [{"Value": "10.0.0.3"}]}),
+           ("CREATE", {"Name": f"calc.{ZONE}", "Type": "A", "TTL": 5, "SetIdentifier": "x", "Weight": 1,
+                       "ResourceRecords": [{"Value": "10.0.0.4"}]}))
+
+    resp = r53.list_resource_record_sets(HostedZoneId=zone_id, StartRecordName=f"calc.{ZONE}",
+                                         StartRecordType="SRV", StartRecordIdentifier="h:c", MaxItems="2")
+    assert [r["SetIdentifier"] for r in resp["ResourceRecordSets"]] == ["h:c", "h:d"]
+    assert (resp["IsTruncated"], resp["NextRecordName"], resp["NextRecordType"], resp["NextRecordIdentifier"]) == (
+        True, f"calc.{ZONE}", "SRV", "h:e")
+
+    # labels reversed, trailing dot included ("-" sorts before "."), then type, then set identifier
+    order = [key(r) for r in all_record_sets(r53, zone_id)[0]]
+    assert order == [
+        (ZONE, "NS", None), (ZONE, "SOA", None),
+        (f"calc.{ZONE}", "A", "x"),
+        *[(f"calc.{ZONE}", "SRV", f"h:{c}") for c in "abcde"],
+        (f"www-a.{ZONE}", "A", None), (f"www.{ZONE}", "A", None), (f"a.www.{ZONE}", "A", None),
+    ]
+
+    with pytest.raises(r53.exceptions.InvalidInput):
+        r53.list_resource_record_sets(HostedZoneId=zone_id, StartRecordName=f"calc.{ZONE}", StartRecordIdentifier="h:c")
+
+
+def test_names_are_stored_lowercase_with_trailing_dot(endpoint):
+    r53 = client(endpoint, "route53")
+    zone_id = make_zone(r53)
+    change(r53, zone_id, ("CREATE", {"Name": "Web.SD.internal", "Type": "A", "TTL": 5,
+                                     "ResourceRecords": [{"Value": "10.0.0.1"}]}))
+    names = [r["Name"] for r in all_record_sets(r53, zone_id)[0]]
+    assert f"web.{ZONE}" in names
+    # and the stored name is what DELETE matches, in any spelling
+    change(r53, zone_id, ("DELETE", {"Name": "WEB.sd.internal.", "Type": "A", "TTL": 5,
+                                     "ResourceRecords": [{"Value": "10.0.0.1"}]}))
+
+
+# ---------------------------------------------------------------------------
+# Route 53: change batches
+# ---------------------------------------------------------------------------
+
+
+def invalid_change_batch(r53, zone_id, *changes):
+    with pytest.raises(r53.exceptions.InvalidChangeBatch) as info:
+        change(r53, zone_id, *changes)
+    err = info.value.response
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert err["Error"]["Code"] == "InvalidChangeBatch"
+    assert err["Error"]["Type"] == "Sender"
+    return err["Error"]["Message"]
+
+
+def test_delete_with_wrong_fields_fails_whole_batch(endpoint):
+    r53 = client(endpoint, "route53")
+    zone_id = make_zone(r53)
+    good, other = srv("h:aaa", port=32768), srv("h:bbb", port=32769)
+    change(r53, zone_id, ("CREATE", good), ("CREATE", other))
+    before = zone_snapshot(r53, zone_id)
+
+    wrong_ttl = dict(other, TTL=60)
+    msg = invalid_change_batch(r53, zone_id, ("DELETE", good), ("DELETE", wrong_ttl))
+    assert msg == (f"[Tried to delete resource record set [name='calc.{ZONE}', type='SRV', set-identifier='h:bbb'] "
+                   "but the values provided do not match the current values]")
+    assert zone_snapshot(r53, zone_id) == before  # the good DELETE was not applied either
+
+    wrong_value = dict(other, ResourceRecords=[{"Value": "1 1 40000 ip-10-0-1-5.ec2.internal"}])
+    wrong_weight = dict(good, Weight=5)
+    msg = invalid_change_batch(r53, zone_id, ("DELETE", wrong_weight), ("DELETE", wrong_value))
+    assert msg == (f"[Tried to delete resource record set [name='calc.{ZONE}', type='SRV', set-identifier='h:aaa'] "
+                   "but the values provided do not match the current values, "
+                   f"Tried to delete resource record set [name='calc.{ZONE}', type='SRV', set-identifier='h:bbb'] "
+                   "but the values provided do not match the current values]")
+    assert zone_snapshot(r53, zone_id) == before
+
+    change(r53, zone_id, ("DELETE", good), ("DELETE", other))
+    assert [r["Type"] for r in all_record_sets(r53, zone_id)[0]] == ["NS", "SOA"]
+
+
+def test_delete_missing_record_set(endpoint):
+    r53 = client(endpoint, "route53")
+    zone_id = make_zone(r53)
+    change(r53, zone_id, ("CREATE", srv("h:aaa")))
+    msg = invalid_change_batch(r53, zone_id, ("DELETE", srv("h:zzz")))
+    assert msg == f"[Tried to delete resource record set [name='calc.{ZONE}', type='SRV', set-identifier='h:zzz'] but it was not found]"
+    host_a = {"Name": f"ip-10-0-1-5.{ZONE}", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "10.0.1.5"}]}
+    msg = invalid_change_batch(r53, zone_id, ("DELETE", host_a))
+    assert msg == f"[Tried to delete resource record set [name='ip-10-0-1-5.{ZONE}', type='A'] but it was not found]"
+    # deleting the same set twice in one batch: the second sees it gone
+    msg = invalid_change_batch(r53, zone_id, ("DELETE", srv("h:aaa")), ("DELETE", srv("h:aaa")))
+    assert msg.endswith("set-identifier='h:aaa'] but it was not found]")
+    assert len(all_record_sets(r53, zone_id)[0]) == 3
+
+
+def test_delete_removes_only_the_named_set(endpoint):
+    r53 = client(endpoint, "route53")
+    zone_id = make_zone(r53)
+    a = {"Name": f"calc.{ZONE}", "Type": "A", "TTL": 10, "SetIdentifier": "h:aaa", "Weight": 1,
+         "ResourceRecords": [{"Value": "10.0.1.5"}]}
+    other_name = srv("h:aaa", name=f"api.{ZONE}")
+    change(r53, zone_id, *[("CREATE", r) for r in (srv("h:aaa"), srv("h:bbb"), srv("h:ccc"), a, other_name)])
+    change(r53, zone_id, ("DELETE", srv("h:bbb")))
+    remaining = {key(r) for r in all_record_sets(r53, zone_id)[0]}
+    assert remaining == {(ZONE, "NS", None), (ZONE, "SOA", None), (f"calc.{ZONE}", "SRV", "h:aaa"),
+                         (f"calc.{ZONE}", "SRV", "h:ccc"), (f"calc.{ZONE}", "A", "h:aaa"),
+                         (f"api.{ZONE}", "SRV", "h:aaa")}
+    change(r53, zone_id, ("DELETE", srv("h:aaa")))
+    remaining2 = {key(r) for r in all_record_sets(r53, zone_id)[0]}
+    assert remaining2 == remaining - {(f"calc.{ZONE}", "SRV", "h:aaa")}
+
+
+def test_create_existing_and_upsert(endpoint):
+    r53 = client(endpoint, "route53")
+    zone_id = make_zone(r53)
+    change(r53, zone_id, ("CREATE", srv("h:aaa")))
+    msg = invalid_change_batch(r53, zone_id, ("CREATE", srv("h:aaa", port=1)))
+    assert msg == f"[Tried to create resource record set [name='calc.{ZONE}', type='SRV', set-identifier='h:aaa'] but it already exists]"
+    resp = change(r53, zone_id, ("UPSERT", srv("h:aaa", port=2)), ("UPSERT", srv("h:bbb", port=3)))
+    assert resp["ChangeInfo"]["Id"].startswith("/change/")
+    values = {r["SetIdentifier"]: r["ResourceRecords"][0]["Value"] for r in all_record_sets(r53, zone_id)[0] if r["Type"] == "SRV"}
+    assert values == {"h:aaa": "1 1 2 ip-10-0-1-5.ec2.internal", "h:bbb": "1 1 3 ip-10-0-1-5.ec2.internal"}
+    # DELETE then CREATE of the same set in one batch is fine
+    change(r53, zone_id, ("DELETE", srv("h:aaa", port=2)), ("CREATE", srv("h:aaa", port=4)))
+    # a name outside the zone
+    msg = invalid_change_batch(r53, zone_id, ("CREATE", srv("h:x", name="calc.other.internal.")))
+    assert msg == f"[RRSet with DNS name calc.other.internal. is not permitted in zone {ZONE}]"
+
+
+def test_batch_limits(endpoint):
+    r53 = client(endpoint, "route53")
+    zone_id = make_zone(r53)
+    # UPSERTed values count twice: 501 UPSERTs are 1002 > 1000 ResourceRecord elements
+    many = [("UPSERT", {"Name": f"h{i}.{ZONE}", "Type": "A", "TTL": 5, "ResourceRecords": [{"Value": f"10.0.{i // 250}.{i % 250}"}]})
+            for i in range(501)]
+    assert invalid_change_batch(r53, zone_id, *many) == "[Number of records limit of 1000 exceeded.]"
+    # 500 UPSERTs (1000 elements, < 32,000 characters) are fine
+    change(r53, zone_id, *many[:500])
+    # more than 32,000 characters of Value
+    long_txt = [("CREATE", {"Name": f"t{i}.{ZONE}", "Type": "TXT", "TTL": 5,
+                            "ResourceRecords": [{"Value": '"' + "x" * 250 + '"'}] * 1}) for i in range(130)]
+    assert "32000" in invalid_change_batch(r53, zone_id, *long_txt)
+    assert len(all_record_sets(r53, zone_id)[0]) == 502
+
+
+# ---------------------------------------------------------------------------
+# EC2 and ECS
+# ---------------------------------------------------------------------------
+
+
+def make_instance(ec2, ip="127.0.1.5"):
+    vpc = ec2.create_vpc(CidrBlock="127.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="127.0.1.0/24")["Subnet"]["SubnetId"]
+    inst = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, SubnetId=subnet,
+                             PrivateIpAddress=ip)["Instances"][0]
+    return inst["InstanceId"]
+
+
+def test_ec2_private_dns_name_and_termination(endpoint):
+    ec2 = client(endpoint, "ec2")
+    iid = make_instance(ec2)
+    inst = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    assert inst["PrivateDnsName"] == "ip-127-0-1-5.ec2.internal"
+    assert inst["PrivateIpAddress"] == "127.0.1.5"
+    assert inst["State"]["Name"] == "running"
+    found = ec2.describe_instances(Filters=[{"Name": "private-dns-name", "Values": ["ip-127-0-1-5.ec2.internal"]}])
+    assert [i["InstanceId"] for r in found["Reservations"] for i in r["Instances"]] == [iid]
+    ec2.terminate_instances(InstanceIds=[iid])
+    inst = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    assert inst["State"]["Name"] == "terminated"
+
+
+@pytest.fixture
+def ecs_setup(endpoint):
+    ec2, ecs = client(endpoint, "ec2"), client(endpoint, "ecs")
+    iid = make_instance(ec2)
+    ecs.create_cluster(clusterName="web")
+    ci = ecs.register_container_instance(
+        cluster="web", instanceIdentityDocument=json.dumps({"instanceId": iid, "region": "us-east-1"}))
+    ecs.register_task_definition(family="calc", containerDefinitions=[
+        {"name": "app", "image": "calc:1", "memory": 128,
+         "portMappings": [{"containerPort": 8080, "hostPort": 0, "protocol": "tcp"}],
+         "environment": [{"name": "SERVICE_8080_NAME", "value": "calc"}]},
+        {"name": "sidecar", "image": "envoy:1", "memory": 64},
+    ])
+    return ecs, iid, ci["containerInstance"]["containerInstanceArn"]
+
+
+def test_container_instance_has_ec2_instance_id(ecs_setup):
+    ecs, iid, ci_arn = ecs_setup
+    assert ci_arn.startswith("arn:aws:ecs:us-east-1:123456789012:container-instance/web/")
+    assert ecs.list_container_instances(cluster="web")["containerInstanceArns"] == [ci_arn]
+    desc = ecs.describe_container_instances(cluster="web", containerInstances=[ci_arn])["containerInstances"][0]
+    assert desc["ec2InstanceId"] == iid
+    assert desc["status"] == "ACTIVE" and desc["agentConnected"] is True
+
+
+def test_ecs_tasks_stay_running_and_control_api(endpoint, ecs_setup):
+    ecs, iid, ci_arn = ecs_setup
+    tasks = ecs.run_task(cluster="web", taskDefinition="calc", count=2)["tasks"]
+    assert len(tasks) == 2  # dynamic host ports do not collide
+    started = ecs.start_task(cluster="web", taskDefinition="calc", containerInstances=[ci_arn])["tasks"]
+    arns = [t["taskArn"] for t in tasks + started]
+    assert all(a.startswith("arn:aws:ecs:us-east-1:123456789012:task/web/") for a in arns)
+
+    for _ in range(4):
+        described = ecs.describe_tasks(cluster="web", tasks=arns)
+        assert [(t["lastStatus"], t["desiredStatus"]) for t in described["tasks"]] == [("RUNNING", "RUNNING")] * 3
+    task = described["tasks"][0]
+    assert task["containerInstanceArn"] == ci_arn
+    assert [c["name"] for c in task["containers"]] == ["app", "sidecar"]
+    app = task["containers"][0]
+    assert app["taskArn"] == task["taskArn"] and app["lastStatus"] == "RUNNING"
+    assert len(app["runtimeId"]) == 64
+    assert app["networkBindings"][0]["containerPort"] == 8080 and app["networkBindings"][0]["hostPort"] >= 32768
+    assert "startedAt" in task
+
+    runtime_id = "3f2a" + "0" * 60
+    bindings = [{"containerPort": 8080, "hostPort": 32801, "protocol": "tcp", "bindIP": "0.0.0.0"}]
+    assert control(endpoint, "POST", "ecs/tasks", {"tasks": [
+        {"cluster": "web", "taskArn": arns[0], "startedAt": 1700000000.5,
+         "containers": [{"name": "app", "runtimeId": runtime_id, "networkBindings": bindings},
+                        {"name": "sidecar", "runtimeId": None, "networkBindings": []}]},
+        {"cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/web", "taskArn": arns[1],
+         "lastStatus": "PENDING", "startedAt": None},
+    ]}) == {"updated": 2}
+    for _ in range(3):
+        by_arn = {t["taskArn"]: t for t in ecs.describe_tasks(cluster="web", tasks=arns)["tasks"]}
+        t0, t1 = by_arn[arns[0]], by_arn[arns[1]]
+        assert t0["startedAt"].timestamp() == pytest.approx(1700000000.5)
+        assert t0["containers"][0]["runtimeId"] == runtime_id
+        assert t0["containers"][0]["networkBindings"] == bindings
+        assert "runtimeId" not in t0["containers"][1] and t0["containers"][1].get("networkBindings", []) == []
+        assert t0["lastStatus"] == "RUNNING"
+        assert t1["lastStatus"] == "PENDING" and "startedAt" not in t1
+
+    err = control(endpoint, "POST", "ecs/tasks", {"tasks": [{"cluster": "web", "taskArn": "arn:aws:ecs:us-east-1:123456789012:task/web/nope"}]}, expect=404)
+    assert "error" in err
+
+    # StopTask stops; ListTasks (default desiredStatus RUNNING) no longer lists it
+    ecs.stop_task(cluster="web", task=arns[2], reason="test")
+    stopped = ecs.describe_tasks(cluster="web", tasks=[arns[2]])["tasks"][0]
+    assert (stopped["lastStatus"], stopped["desiredStatus"]) == ("STOPPED", "STOPPED")
+    assert sorted(ecs.list_tasks(cluster="web")["taskArns"]) == sorted(arns[:2])
+    assert ecs.list_tasks(cluster="web", desiredStatus="STOPPED")["taskArns"] == [arns[2]]
+    missing = ecs.describe_tasks(cluster="web", tasks=["arn:aws:ecs:us-east-1:123456789012:task/web/nope"])
+    assert missing["tasks"] == [] and missing["failures"][0]["reason"] == "MISSING"
+
+
+def test_ecs_list_pagination(ecs_setup):
+    ecs, iid, ci_arn = ecs_setup
+    ecs.register_task_definition(family="tiny", containerDefinitions=[{"name": "t", "image": "t", "memory": 16, "cpu": 1}])
+    for _ in range(3):
+        ecs.run_task(cluster="web", taskDefinition="tiny", count=50)
+    pages = [p["taskArns"] for p in ecs.get_paginator("list_tasks").paginate(cluster="web")]
+    assert [len(p) for p in pages] == [100, 50]
+    assert len({a for p in pages for a in p}) == 150
+
+
+# ---------------------------------------------------------------------------
+# faults
+# ---------------------------------------------------------------------------
+
+
+def test_fault_route53_count_one(endpoint):
+    r53 = client(endpoint, "route53", NO_RETRY)
+    zone_id = make_zone(r53)
+    control(endpoint, "POST", "faults", {"faults": [
+        {"service": "route53", "operation": "ListResourceRecordSets", "status": 400, "code": "Throttling", "count": 1}]})
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        r53.list_resource_record_sets(HostedZoneId=zone_id)
+    assert info.value.response["Error"]["Code"] == "Throttling"
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    r53.list_resource_record_sets(HostedZoneId=zone_id)  # count exhausted
+    assert control(endpoint, "GET", "faults") == {"faults": []}
+
+
+def test_fault_route53_prior_request_every_time(endpoint):
+    r53 = client(endpoint, "route53", NO_RETRY)
+    zone_id = make_zone(r53)
+    control(endpoint, "POST", "faults", {"faults": [
+        {"service": "route53", "operation": "ChangeResourceRecordSets", "status": 400,
+         "code": "PriorRequestNotComplete", "message": "busy", "count": -1}]})
+    for _ in range(3):
+        with pytest.raises(botocore.exceptions.ClientError) as info:
+            change(r53, zone_id, ("CREATE", srv("h:a")))
+        assert info.value.response["Error"] == {"Type": "Sender", "Code": "PriorRequestNotComplete", "Message": "busy"}
+    r53.list_resource_record_sets(HostedZoneId=zone_id)  # other operations unaffected
+    control(endpoint, "DELETE", "faults")
+    change(r53, zone_id, ("CREATE", srv("h:a")))
+
+
+def test_fault_ecs_with_match(endpoint):
+    ecs = client(endpoint, "ecs", NO_RETRY)
+    ecs.create_cluster(clusterName="web")
+    ecs.create_cluster(clusterName="api")
+    control(endpoint, "POST", "faults", {"faults": [
+        {"service": "ecs", "operation": "ListContainerInstances", "status": 400, "code": "ThrottlingException",
+         "count": -1, "match": {"cluster": "web"}}]})
+    for _ in range(2):
+        with pytest.raises(ecs.exceptions.ClientError) as info:
+            ecs.list_container_instances(cluster="web")
+        assert info.value.response["Error"]["Code"] == "ThrottlingException"
+        assert info.value.response["Error"]["Message"] == "Rate exceeded"
+    assert ecs.list_container_instances(cluster="api")["containerInstanceArns"] == []
+
+
+def test_fault_ec2_5xx_and_request_limit(endpoint):
+    ec2 = client(endpoint, "ec2", NO_RETRY)
+    control(endpoint, "POST", "faults", {"faults": [
+        {"service": "ec2", "operation": "DescribeInstances", "status": 503, "code": "RequestLimitExceeded", "count": 1},
+        {"service": "ec2", "operation": "DescribeInstances", "status": 500, "code": "InternalError", "count": 1},
+    ]})
+    for code, status in (("RequestLimitExceeded", 503), ("InternalError", 500)):
+        with pytest.raises(botocore.exceptions.ClientError) as info:
+            ec2.describe_instances()
+        assert info.value.response["Error"]["Code"] == code
+        assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
+    assert ec2.describe_instances()["Reservations"] == []
+
+
+def test_fault_connection_reset(endpoint):
+    ecs = client(endpoint, "ecs", NO_RETRY)
+    ecs.create_cluster(clusterName="web")
+    control(endpoint, "POST", "faults", {"faults": [
+        {"service": "ecs", "operation": "ListTasks", "count": 1, "reset": True}]})
+    with pytest.raises((botocore.exceptions.ConnectionClosedError, botocore.exceptions.EndpointConnectionError)):
+        ecs.list_tasks(cluster="web")
+    assert ecs.list_tasks(cluster="web")["taskArns"] == []
+
+
+def test_fault_retried_by_sdk(endpoint):
+    """With retries on, a count-1 throttle is invisible to the caller but counted."""
+    r53 = client(endpoint, "route53", Config(retries={"total_max_attempts": 3, "mode": "standard"}))
+    zone_id = make_zone(r53)
+    control(endpoint, "DELETE", "calls")
+    control(endpoint, "POST", "faults", {"faults": [
+        {"service": "route53", "operation": "ListResourceRecordSets", "status": 400, "code": "Throttling", "count": 1}]})
+    r53.list_resource_record_sets(HostedZoneId=zone_id)
+    assert control(endpoint, "GET", "calls") == {"route53:ListResourceRecordSets": 2}
+
+
+# ---------------------------------------------------------------------------
+# before-change hook, counters, reset
+# ---------------------------------------------------------------------------
+
+
+def test_before_change_hook(endpoint):
+    r53 = client(endpoint, "route53")
+    zone_id = make_zone(r53)
+    change(r53, zone_id, ("CREATE", srv("h:aaa")), ("CREATE", srv("h:bbb")))
+    listed = {r.get("SetIdentifier"): r for r in all_record_sets(r53, zone_id)[0]}
+
+    # another writer re-points h:aaa between our listing and our delete
+    assert control(endpoint, "POST", "hooks/before-change", {"zoneId": zone_id, "changes": [
+        {"action": "UPSERT", "record": srv("h:aaa", port=40000)}]}) == {"armed": True}
+    msg = invalid_change_batch(r53, zone_id, ("DELETE", listed["h:aaa"]))
+    assert msg.endswith("set-identifier='h:aaa'] but the values provided do not match the current values]")
+
+    # ... or deletes h:bbb itself
+    control(endpoint, "POST", "hooks/before-change", {"zoneId": f"/hostedzone/{zone_id}", "changes": [
+        {"action": "DELETE", "record": listed["h:bbb"]}]})
+    msg = invalid_change_batch(r53, zone_id, ("DELETE", listed["h:bbb"]))
+    assert msg.endswith("set-identifier='h:bbb'] but it was not found]")
+
+    # hooks are one-shot
+    change(r53, zone_id, ("DELETE", srv("h:aaa", port=40000)))
+    assert [r["Type"] for r in all_record_sets(r53, zone_id)[0]] == ["NS", "SOA"]
+    control(endpoint, "POST", "hooks/before-change", {"zoneId": "NOSUCHZONE", "changes": []}, expect=404)
+
+
+def test_call_counters(endpoint):
+    r53, ecs, ec2 = client(endpoint, "route53"), client(endpoint, "ecs"), client(endpoint, "ec2")
+    zone_id = make_zone(r53)
+    for _ in range(4):
+        r53.list_resource_record_sets(HostedZoneId=zone_id)
+    ecs.create_cluster(clusterName="web")
+    for _ in range(3):
+        ecs.list_tasks(cluster="web")
+    ec2.describe_instances()
+    calls = control(endpoint, "GET", "calls")
+    assert calls == {"route53:CreateHostedZone": 1, "route53:ListResourceRecordSets": 4,
+                     "ecs:CreateCluster": 1, "ecs:ListTasks": 3, "ec2:DescribeInstances": 1}
+    control(endpoint, "DELETE", "calls")
+    r53.get_hosted_zone(Id=zone_id)
+    r53.list_hosted_zones_by_name(DNSName=ZONE)
+    assert control(endpoint, "GET", "calls") == {"route53:GetHostedZone": 1, "route53:ListHostedZonesByName": 1}
+
+
+def test_reset(endpoint):
+    r53 = client(endpoint, "route53")
+    make_zone(r53)
+    control(endpoint, "POST", "faults", {"faults": [{"service": "ecs", "code": "ThrottlingException", "status": 400, "count": -1}]})
+    control(endpoint, "POST", "reset")
+    assert r53.list_hosted_zones()["HostedZones"] == []
+    assert control(endpoint, "GET", "faults") == {"faults": []}
+    assert control(endpoint, "GET", "calls") == {"route53:ListHostedZones": 1}
+    client(endpoint, "ecs").list_clusters()  # the fault is gone too
+
+
+def test_fault_match_on_route53_zone(endpoint):
+    r53 = client(endpoint, "route53", NO_RETRY)
+    zone_a, zone_b = make_zone(r53), make_zone(r53)
+    control(endpoint, "POST", "faults", {"faults": [
+        {"service": "route53", "operation": "ListResourceRecordSets", "status": 503, "code": "ServiceUnavailable",
+         "count": -1, "match": {"HostedZoneId": zone_b}}]})
+    r53.list_resource_record_sets(HostedZoneId=zone_a)
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        r53.list_resource_record_sets(HostedZoneId=zone_b)
+    assert info.value.response["Error"]["Code"] == "ServiceUnavailable"
+    assert info.value.response["Error"]["Type"] == "Receiver"
+    assert control(endpoint, "GET", "faults")["faults"][0]["count"] == -1
+
+
+def test_zone_apex_records(endpoint):
+    r53 = client(endpoint, "route53")
+    zone_id = make_zone(r53)
+    apex = {r["Type"]: r for r in all_record_sets(r53, zone_id)[0]}
+    assert apex["SOA"]["ResourceRecords"][0]["Value"].startswith("ns-2048.awsdns-64.com. awsdns-hostmaster.amazon.com. 1 ")
+    assert apex["NS"]["TTL"] == 172800 and len(apex["NS"]["ResourceRecords"]) == 4
+
+
+def test_ecs_cluster_scoping_and_container_instance_control(endpoint, ecs_setup):
+    ecs, iid, ci_arn = ecs_setup
+    ecs.create_cluster(clusterName="web-canary")
+    arn = ecs.run_task(cluster="web", taskDefinition="calc")["tasks"][0]["taskArn"]
+    assert ecs.list_tasks(cluster="web-canary")["taskArns"] == []
+    other = ecs.describe_tasks(cluster="web-canary", tasks=[arn])
+    assert other["tasks"] == [] and other["failures"] == [{"arn": arn, "reason": "MISSING"}]
+    assert ecs.describe_tasks(cluster="web", tasks=[arn.split("/")[-1]])["tasks"][0]["taskArn"] == arn
+    assert ecs.describe_tasks(cluster="web", tasks=[arn])["tasks"][0]["containers"][1]["healthStatus"] == "UNKNOWN"
+
+    assert control(endpoint, "POST", "ecs/container-instances", {"containerInstances": [
+        {"cluster": "web", "containerInstanceArn": ci_arn, "agentConnected": False}]}) == {"updated": 1}
+    desc = ecs.describe_container_instances(cluster="web", containerInstances=[ci_arn])["containerInstances"][0]
+    assert desc["agentConnected"] is False
+    control(endpoint, "POST", "ecs/container-instances", {"containerInstances": [
+        {"cluster": "web", "containerInstanceArn": "nope"}]}, expect=404)
+    empty = ecs.describe_container_instances(cluster="web-canary", containerInstances=[ci_arn])
+    assert empty["containerInstances"] == [] and empty["failures"][0]["reason"] == "MISSING"
+
+
+def test_run_task_without_container_instances(endpoint):
+    ecs = client(endpoint, "ecs")
+    ecs.create_cluster(clusterName="empty")
+    ecs.register_task_definition(family="calc", containerDefinitions=[{"name": "app", "image": "calc:1", "memory": 128}])
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.run_task(cluster="empty", taskDefinition="calc")
+
+
+def test_list_hosted_zones_by_name_starts_at_name(endpoint):
+    r53 = client(endpoint, "route53")
+    ids = {}
+    for name in ("sd.internal.", "a.sd.internal.", "other.internal.", "sd.example."):
+        ids[name] = r53.create_hosted_zone(Name=name, CallerReference=name, HostedZoneConfig={"PrivateZone": True},
+                                           VPC={"VPCRegion": "us-east-1", "VPCId": "vpc-1"})["HostedZone"]["Id"]
+    resp = r53.list_hosted_zones_by_name(DNSName="sd.internal")
+    # reversed labels: example.sd. < internal.other. < internal.sd. < internal.sd.a.
+    assert [z["Name"] for z in resp["HostedZones"]] == ["sd.internal.", "a.sd.internal."]
+    assert resp["IsTruncated"] is False and resp["DNSName"] == "sd.internal"
+    resp = r53.list_hosted_zones_by_name(MaxItems="2")
+    assert [z["Name"] for z in resp["HostedZones"]] == ["sd.example.", "other.internal."]
+    assert resp["IsTruncated"] is True and resp["NextDNSName"] == "sd.internal."
+    assert resp["NextHostedZoneId"] == ids["sd.internal."].split("/")[-1]
+    assert resp["HostedZones"][0]["Config"]["PrivateZone"] is True
