@@ -1,0 +1,688 @@
+//! Inventory: what ECS and EC2 say is running (SPEC §1, §3).
+//!
+//! The ECS and EC2 edge lives here. Every list call is paginated with a cursor that
+//! must advance, every describe call is batched at its API maximum, and each task
+//! definition is described once. Failures do not abort the read: they are collected
+//! in [`Inventory::failures`], and the plan then makes no negative-evidence deletion.
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::net::Ipv4Addr;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_ec2::error::DisplayErrorContext;
+use futures::future::join_all;
+use futures::stream::{self, StreamExt};
+
+use crate::records::HostName;
+
+/// DescribeTasks and DescribeContainerInstances take at most 100 ids per call.
+pub const DESCRIBE_BATCH: usize = 100;
+/// ListTasks, ListContainerInstances and ListClusters return at most 100 per page.
+pub const LIST_PAGE: i32 = 100;
+/// DescribeInstances returns at most 1,000 instances per page.
+pub const EC2_PAGE: i32 = 1000;
+/// Distinct task definitions described at once.
+const TASK_DEFINITION_CONCURRENCY: usize = 8;
+
+/// EC2's view of an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ec2Instance {
+    pub id: String,
+    pub state: InstanceState,
+    pub private_ip: Option<Ipv4Addr>,
+    pub private_dns: Option<HostName>,
+}
+
+/// EC2 instance state names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstanceState {
+    Pending,
+    Running,
+    ShuttingDown,
+    Terminated,
+    Stopping,
+    Stopped,
+    Other(String),
+}
+
+impl InstanceState {
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "pending" => Self::Pending,
+            "running" => Self::Running,
+            "shutting-down" => Self::ShuttingDown,
+            "terminated" => Self::Terminated,
+            "stopping" => Self::Stopping,
+            "stopped" => Self::Stopped,
+            other => Self::Other(other.to_string()),
+        }
+    }
+
+    /// The states in which SPEC §3 counts an instance as gone.
+    pub fn is_gone(&self) -> bool {
+        matches!(
+            self,
+            Self::ShuttingDown | Self::Terminated | Self::Stopping | Self::Stopped
+        )
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::ShuttingDown => "shutting-down",
+            Self::Terminated => "terminated",
+            Self::Stopping => "stopping",
+            Self::Stopped => "stopped",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+/// An EC2 instance registered in a swept ECS cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerInstance {
+    pub arn: String,
+    pub cluster: String,
+    pub ec2_instance_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortBinding {
+    pub container_port: Option<u16>,
+    pub host_port: u16,
+}
+
+/// One container of a task, as DescribeTasks reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    pub name: String,
+    /// The Docker container id; absent until the agent has started the container.
+    pub runtime_id: Option<String>,
+    pub bindings: Vec<PortBinding>,
+    /// Environment from `overrides.containerOverrides`, which adds to the definition's.
+    pub env_overrides: Vec<(String, String)>,
+}
+
+/// A task whose desired status is RUNNING (it may still be starting).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub arn: String,
+    pub cluster: String,
+    pub container_instance_arn: Option<String>,
+    pub last_status: String,
+    pub desired_status: String,
+    pub started_at: Option<SystemTime>,
+    pub task_definition_arn: Option<String>,
+    pub containers: Vec<Container>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkMode {
+    Bridge,
+    Awsvpc,
+    Host,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerDefinition {
+    pub name: String,
+    pub environment: Vec<(String, String)>,
+    /// `(containerPort, hostPort)`; a host port of 0 or none means dynamic.
+    pub port_mappings: Vec<(u16, Option<u16>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskDefinition {
+    pub network_mode: NetworkMode,
+    pub containers: Vec<ContainerDefinition>,
+}
+
+/// One inventory read that failed after the SDK's retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryFailure {
+    /// `service:Operation` plus what it was about, e.g. `ecs:ListTasks cluster=web`.
+    pub call: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for InventoryFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} failed: {}", self.call, self.message)
+    }
+}
+
+/// Everything the plan needs to know about the estate.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    pub instances: Vec<Ec2Instance>,
+    pub container_instances: Vec<ContainerInstance>,
+    pub tasks: Vec<Task>,
+    pub task_definitions: HashMap<String, TaskDefinition>,
+    /// Addresses of host names that no EC2 instance reports as its private DNS name.
+    pub resolved: HashMap<HostName, Ipv4Addr>,
+    pub failures: Vec<InventoryFailure>,
+}
+
+impl Inventory {
+    pub fn is_complete(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Which clusters to read.
+#[derive(Debug, Clone)]
+pub enum ClusterScope {
+    All,
+    Named(Vec<String>),
+}
+
+/// The ECS and EC2 clients the inventory reads through.
+#[derive(Debug, Clone)]
+pub struct InventoryClients {
+    pub ecs: aws_sdk_ecs::Client,
+    pub ec2: aws_sdk_ec2::Client,
+}
+
+fn failure<E: std::error::Error>(call: impl Into<String>, err: E) -> InventoryFailure {
+    InventoryFailure {
+        call: call.into(),
+        message: DisplayErrorContext(&err).to_string(),
+    }
+}
+
+/// Walks a token-paginated list call. The SDK's paginators stop silently on a
+/// repeated token, which would pass a truncated list off as complete; here a token
+/// that does not advance is an error.
+async fn paginate<T, F, Fut>(call: &str, mut page: F) -> Result<Vec<T>, InventoryFailure>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>), InventoryFailure>>,
+{
+    let mut items = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let (mut got, next) = page(token.clone()).await?;
+        items.append(&mut got);
+        match next.filter(|t| !t.is_empty()) {
+            None => return Ok(items),
+            Some(next) if Some(&next) == token.as_ref() => {
+                return Err(InventoryFailure {
+                    call: call.to_string(),
+                    message: "page token did not advance; stopped listing".to_string(),
+                })
+            }
+            Some(next) => token = Some(next),
+        }
+    }
+}
+
+/// Reads the estate: every EC2 instance, and the container instances, running tasks
+/// and task definitions of the swept clusters.
+pub async fn read(clients: &InventoryClients, scope: &ClusterScope) -> Inventory {
+    let (instances, ecs) =
+        tokio::join!(read_instances(&clients.ec2), read_ecs(&clients.ecs, scope));
+    let mut inventory = ecs;
+    match instances {
+        Ok(instances) => inventory.instances = instances,
+        Err(f) => inventory.failures.push(f),
+    }
+    inventory
+}
+
+/// Fills [`Inventory::resolved`] for the record `hosts` that no EC2 instance
+/// reports as its private DNS name.
+pub async fn resolve_hosts(inventory: &mut Inventory, hosts: &BTreeSet<HostName>) {
+    inventory.resolved = resolve_unknown_hosts(hosts, &inventory.instances).await;
+}
+
+async fn read_instances(ec2: &aws_sdk_ec2::Client) -> Result<Vec<Ec2Instance>, InventoryFailure> {
+    paginate("ec2:DescribeInstances", |token| async move {
+        let page = ec2
+            .describe_instances()
+            .max_results(EC2_PAGE)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| failure("ec2:DescribeInstances", e))?;
+        let instances = page
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter_map(|i| {
+                Some(Ec2Instance {
+                    id: i.instance_id()?.to_string(),
+                    state: InstanceState::parse(
+                        i.state()
+                            .and_then(|s| s.name())
+                            .map(|n| n.as_str())
+                            .unwrap_or(""),
+                    ),
+                    private_ip: i.private_ip_address().and_then(|ip| ip.parse().ok()),
+                    private_dns: i.private_dns_name().and_then(HostName::parse),
+                })
+            })
+            .collect();
+        Ok((instances, page.next_token().map(String::from)))
+    })
+    .await
+}
+
+async fn read_ecs(ecs: &aws_sdk_ecs::Client, scope: &ClusterScope) -> Inventory {
+    let mut inventory = Inventory::default();
+    let clusters = match scope {
+        ClusterScope::Named(names) => names.clone(),
+        ClusterScope::All => match list_clusters(ecs).await {
+            Ok(arns) => arns,
+            Err(f) => {
+                inventory.failures.push(f);
+                return inventory;
+            }
+        },
+    };
+    let per_cluster = join_all(clusters.iter().map(|c| read_cluster(ecs, c))).await;
+    for (container_instances, tasks, mut failures) in per_cluster {
+        inventory.container_instances.extend(container_instances);
+        inventory.tasks.extend(tasks);
+        inventory.failures.append(&mut failures);
+    }
+
+    let definitions: BTreeSet<String> = inventory
+        .tasks
+        .iter()
+        .filter_map(|t| t.task_definition_arn.clone())
+        .collect();
+    let described: Vec<_> = stream::iter(definitions)
+        .map(|arn| async move {
+            let result = describe_task_definition(ecs, &arn).await;
+            (arn, result)
+        })
+        .buffer_unordered(TASK_DEFINITION_CONCURRENCY)
+        .collect()
+        .await;
+    for (arn, result) in described {
+        match result {
+            Ok(def) => {
+                inventory.task_definitions.insert(arn, def);
+            }
+            Err(f) => inventory.failures.push(f),
+        }
+    }
+    inventory
+}
+
+async fn list_clusters(ecs: &aws_sdk_ecs::Client) -> Result<Vec<String>, InventoryFailure> {
+    paginate("ecs:ListClusters", |token| async move {
+        let page = ecs
+            .list_clusters()
+            .max_results(LIST_PAGE)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| failure("ecs:ListClusters", e))?;
+        Ok((
+            page.cluster_arns().to_vec(),
+            page.next_token().map(String::from),
+        ))
+    })
+    .await
+}
+
+/// Reads one cluster. A cluster named in `ECS_CLUSTERS` that does not exist shows
+/// up here as ListContainerInstances' `ClusterNotFoundException`.
+async fn read_cluster(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+) -> (Vec<ContainerInstance>, Vec<Task>, Vec<InventoryFailure>) {
+    let mut failures = Vec::new();
+    let (instance_arns, task_arns) = tokio::join!(
+        list_container_instances(ecs, cluster),
+        list_tasks(ecs, cluster)
+    );
+    let mut container_instances = Vec::new();
+    match instance_arns {
+        Ok(arns) => {
+            let batches = join_all(
+                arns.chunks(DESCRIBE_BATCH)
+                    .map(|batch| describe_container_instances(ecs, cluster, batch.to_vec())),
+            )
+            .await;
+            for batch in batches {
+                match batch {
+                    Ok(mut cis) => container_instances.append(&mut cis),
+                    Err(f) => failures.push(f),
+                }
+            }
+        }
+        Err(f) => failures.push(f),
+    }
+    let mut tasks = Vec::new();
+    match task_arns {
+        Ok(arns) => {
+            let batches = join_all(
+                arns.chunks(DESCRIBE_BATCH)
+                    .map(|batch| describe_tasks(ecs, cluster, batch.to_vec())),
+            )
+            .await;
+            for batch in batches {
+                match batch {
+                    Ok(mut t) => tasks.append(&mut t),
+                    Err(f) => failures.push(f),
+                }
+            }
+        }
+        Err(f) => failures.push(f),
+    }
+    (container_instances, tasks, failures)
+}
+
+async fn list_container_instances(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+) -> Result<Vec<String>, InventoryFailure> {
+    let call = format!("ecs:ListContainerInstances cluster={cluster}");
+    paginate(&call, |token| {
+        let call = call.clone();
+        async move {
+            let page = ecs
+                .list_container_instances()
+                .cluster(cluster)
+                .max_results(LIST_PAGE)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| failure(call, e))?;
+            Ok((
+                page.container_instance_arns().to_vec(),
+                page.next_token().map(String::from),
+            ))
+        }
+    })
+    .await
+}
+
+/// Tasks whose desired status is RUNNING (ListTasks' default), including ones
+/// still starting.
+async fn list_tasks(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+) -> Result<Vec<String>, InventoryFailure> {
+    let call = format!("ecs:ListTasks cluster={cluster}");
+    paginate(&call, |token| {
+        let call = call.clone();
+        async move {
+            let page = ecs
+                .list_tasks()
+                .cluster(cluster)
+                .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
+                .max_results(LIST_PAGE)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| failure(call, e))?;
+            Ok((
+                page.task_arns().to_vec(),
+                page.next_token().map(String::from),
+            ))
+        }
+    })
+    .await
+}
+
+async fn describe_container_instances(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    arns: Vec<String>,
+) -> Result<Vec<ContainerInstance>, InventoryFailure> {
+    let call = format!("ecs:DescribeContainerInstances cluster={cluster}");
+    let out = ecs
+        .describe_container_instances()
+        .cluster(cluster)
+        .set_container_instances(Some(arns))
+        .send()
+        .await
+        .map_err(|e| failure(&call, e))?;
+    if let Some(f) = out.failures().first() {
+        return Err(InventoryFailure {
+            call,
+            message: format!(
+                "{} for {}",
+                f.reason().unwrap_or("failure"),
+                f.arn().unwrap_or("?")
+            ),
+        });
+    }
+    Ok(out
+        .container_instances()
+        .iter()
+        .filter_map(|ci| {
+            Some(ContainerInstance {
+                arn: ci.container_instance_arn()?.to_string(),
+                cluster: cluster.to_string(),
+                ec2_instance_id: ci.ec2_instance_id().map(String::from),
+            })
+        })
+        .collect())
+}
+
+async fn describe_tasks(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    arns: Vec<String>,
+) -> Result<Vec<Task>, InventoryFailure> {
+    let call = format!("ecs:DescribeTasks cluster={cluster}");
+    let out = ecs
+        .describe_tasks()
+        .cluster(cluster)
+        .set_tasks(Some(arns))
+        .send()
+        .await
+        .map_err(|e| failure(&call, e))?;
+    // A task listed a moment ago may be gone by now (`MISSING`): it no longer runs,
+    // which is what the listing would say if taken now. Other failures are errors.
+    if let Some(f) = out
+        .failures()
+        .iter()
+        .find(|f| f.reason() != Some("MISSING"))
+    {
+        return Err(InventoryFailure {
+            call,
+            message: format!(
+                "{} for {}",
+                f.reason().unwrap_or("failure"),
+                f.arn().unwrap_or("?")
+            ),
+        });
+    }
+    Ok(out
+        .tasks()
+        .iter()
+        .filter_map(|t| task_from_sdk(t, cluster))
+        .collect())
+}
+
+/// SDK task → domain task.
+pub fn task_from_sdk(t: &aws_sdk_ecs::types::Task, cluster: &str) -> Option<Task> {
+    let overrides: HashMap<&str, Vec<(String, String)>> = t
+        .overrides()
+        .map(|o| o.container_overrides())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|o| Some((o.name()?, key_values(o.environment()))))
+        .collect();
+    Some(Task {
+        arn: t.task_arn()?.to_string(),
+        cluster: t.cluster_arn().unwrap_or(cluster).to_string(),
+        container_instance_arn: t.container_instance_arn().map(String::from),
+        last_status: t.last_status().unwrap_or_default().to_string(),
+        desired_status: t.desired_status().unwrap_or_default().to_string(),
+        started_at: t.started_at().and_then(to_system_time),
+        task_definition_arn: t.task_definition_arn().map(String::from),
+        containers: t
+            .containers()
+            .iter()
+            .map(|c| {
+                let name = c.name().unwrap_or_default().to_string();
+                Container {
+                    env_overrides: overrides.get(name.as_str()).cloned().unwrap_or_default(),
+                    name,
+                    runtime_id: c.runtime_id().filter(|r| !r.is_empty()).map(String::from),
+                    bindings: c
+                        .network_bindings()
+                        .iter()
+                        .filter_map(|b| {
+                            Some(PortBinding {
+                                container_port: b.container_port().and_then(port),
+                                host_port: b.host_port().and_then(port)?,
+                            })
+                        })
+                        .collect(),
+                }
+            })
+            .collect(),
+    })
+}
+
+fn key_values(pairs: &[aws_sdk_ecs::types::KeyValuePair]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .filter_map(|kv| Some((kv.name()?.to_string(), kv.value()?.to_string())))
+        .collect()
+}
+
+fn port(p: i32) -> Option<u16> {
+    u16::try_from(p).ok().filter(|p| *p > 0)
+}
+
+fn to_system_time(t: &aws_smithy_types::DateTime) -> Option<SystemTime> {
+    SystemTime::try_from(*t).ok()
+}
+
+async fn describe_task_definition(
+    ecs: &aws_sdk_ecs::Client,
+    arn: &str,
+) -> Result<TaskDefinition, InventoryFailure> {
+    let call = format!("ecs:DescribeTaskDefinition {arn}");
+    let out = ecs
+        .describe_task_definition()
+        .task_definition(arn)
+        .send()
+        .await
+        .map_err(|e| failure(&call, e))?;
+    let Some(def) = out.task_definition() else {
+        return Err(InventoryFailure {
+            call,
+            message: "response has no task definition".to_string(),
+        });
+    };
+    use aws_sdk_ecs::types::NetworkMode as Sdk;
+    let network_mode = match def.network_mode() {
+        Some(Sdk::Awsvpc) => NetworkMode::Awsvpc,
+        Some(Sdk::Host) => NetworkMode::Host,
+        Some(Sdk::None) => NetworkMode::None,
+        _ => NetworkMode::Bridge,
+    };
+    Ok(TaskDefinition {
+        network_mode,
+        containers: def
+            .container_definitions()
+            .iter()
+            .map(|c| ContainerDefinition {
+                name: c.name().unwrap_or_default().to_string(),
+                environment: key_values(c.environment()),
+                port_mappings: c
+                    .port_mappings()
+                    .iter()
+                    .filter_map(|m| {
+                        Some((
+                            m.container_port().and_then(port)?,
+                            m.host_port().and_then(port),
+                        ))
+                    })
+                    .collect(),
+            })
+            .collect(),
+    })
+}
+
+/// How long a DNS lookup of a custom host name may take.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Addresses of the record hosts that no EC2 instance reports as its private DNS
+/// name (SPEC §3, `host-unknown`): an EC2 IP-based name stands for its embedded
+/// address without a query (the VPC resolver answers every such name); any other
+/// name is looked up through the system resolver.
+async fn resolve_unknown_hosts(
+    hosts: &BTreeSet<HostName>,
+    instances: &[Ec2Instance],
+) -> HashMap<HostName, Ipv4Addr> {
+    let known: BTreeSet<&HostName> = instances
+        .iter()
+        .filter_map(|i| i.private_dns.as_ref())
+        .collect();
+    let mut resolved = HashMap::new();
+    for host in hosts.iter().filter(|h| !known.contains(h)) {
+        let address = match host.embedded_ip() {
+            Some(ip) => Some(ip),
+            None => lookup(host).await,
+        };
+        if let Some(ip) = address {
+            resolved.insert(host.clone(), ip);
+        }
+    }
+    resolved
+}
+
+async fn lookup(host: &HostName) -> Option<Ipv4Addr> {
+    let query = tokio::net::lookup_host((host.as_str(), 0));
+    let addrs = tokio::time::timeout(RESOLVE_TIMEOUT, query)
+        .await
+        .ok()?
+        .ok()?;
+    addrs.into_iter().find_map(|a| match a.ip() {
+        std::net::IpAddr::V4(ip) => Some(ip),
+        std::net::IpAddr::V6(_) => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[tokio::test]
+    async fn pagination_follows_tokens_and_stops_on_a_stuck_cursor() {
+        let pages = ["a", "b", "c"];
+        let got = paginate("test:List", |token| async move {
+            let i = token.map(|t| t.parse::<usize>().unwrap()).unwrap_or(0);
+            let next = (i + 1 < pages.len()).then(|| (i + 1).to_string());
+            Ok((vec![pages[i]], next))
+        })
+        .await
+        .unwrap();
+        assert_eq!(got, vec!["a", "b", "c"]);
+
+        let calls = Cell::new(0);
+        let err = paginate("test:List", |_| {
+            calls.set(calls.get() + 1);
+            async { Ok((vec![1], Some("same".to_string()))) }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(calls.get(), 2, "stops as soon as the token repeats");
+        assert!(err.to_string().contains("did not advance"), "{err}");
+    }
+
+    #[test]
+    fn gone_states_are_the_four_of_the_spec() {
+        for s in ["shutting-down", "terminated", "stopping", "stopped"] {
+            assert!(InstanceState::parse(s).is_gone(), "{s}");
+            assert_eq!(InstanceState::parse(s).as_str(), s);
+        }
+        for s in ["pending", "running", "rebooting"] {
+            assert!(!InstanceState::parse(s).is_gone(), "{s}");
+        }
+    }
+}

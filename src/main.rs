@@ -1,0 +1,155 @@
+//! `ecs-dns-reaper`: the Lambda (`bootstrap`) and the one-shot CLI (SPEC §7).
+
+use std::io::Read;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use clap::{Parser, Subcommand};
+use ecs_dns_reaper::config::Config;
+use ecs_dns_reaper::handler::{self, Deps, Invocation};
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Deletes stale ECS service-discovery records from a Route 53 private zone."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one full sweep and print the report.
+    Sweep {
+        /// Decide and report, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Run the handler on one event and print the report.
+    Invoke {
+        /// Event JSON file; `-` reads standard input.
+        #[arg(long, value_name = "FILE")]
+        event: String,
+        /// Decide and report, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ecs-dns-reaper: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ecs-dns-reaper: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(run(cli, config))
+}
+
+async fn run(cli: Cli, config: Config) -> ExitCode {
+    if cli.command.is_none() && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        eprintln!("ecs-dns-reaper: no subcommand given and AWS_LAMBDA_RUNTIME_API is not set\n\nUsage: ecs-dns-reaper sweep [--dry-run]\n       ecs-dns-reaper invoke --event FILE [--dry-run]");
+        return ExitCode::from(2);
+    }
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let deps = match Deps::new(&sdk, config) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("ecs-dns-reaper: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let (event, dry_run) = match cli.command {
+        None => return lambda(deps).await,
+        Some(Command::Sweep { dry_run }) => (serde_json::json!({"action": "sweep"}), dry_run),
+        Some(Command::Invoke { event, dry_run }) => match read_event(&event) {
+            Ok(e) => (e, dry_run),
+            Err(message) => {
+                eprintln!("ecs-dns-reaper: {message}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let invocation = Invocation {
+        deadline: None,
+        force_dry_run: dry_run,
+    };
+    match handler::handle(&deps, &event, invocation).await {
+        Ok(report) => match serde_json::to_string_pretty(&report) {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ecs-dns-reaper: cannot write the report: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Err(e) => {
+            eprintln!("ecs-dns-reaper: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn read_event(path: &str) -> Result<Value, String> {
+    let mut text = String::new();
+    let read = if path == "-" {
+        std::io::stdin().read_to_string(&mut text).map(|_| ())
+    } else {
+        std::fs::read_to_string(path).map(|t| text = t)
+    };
+    read.map_err(|e| format!("cannot read event file {path}: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| format!("event file {path} is not JSON: {e}"))
+}
+
+/// The Lambda runtime loop: one [`handler::handle`] per invocation, with the
+/// invocation's deadline.
+async fn lambda(deps: Deps) -> ExitCode {
+    let deps = &deps;
+    let result = lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let deadline =
+            SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(event.context.deadline));
+        let invocation = Invocation {
+            deadline,
+            force_dry_run: false,
+        };
+        handler::handle(deps, &event.payload, invocation).await
+    }))
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ecs-dns-reaper: Lambda runtime failed: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Logs go to stderr as JSON lines (Lambda's JSON log format); `RUST_LOG` filters.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_current_span(false)
+        .init();
+}

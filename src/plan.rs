@@ -1,0 +1,581 @@
+//! Plan: what a sweep decides for each owned record (SPEC §3). Pure: no I/O.
+//!
+//! Deciding happens in two steps around the health checks: [`assess`] judges each
+//! record from the inventory alone and says which endpoints need a check, and
+//! [`decide`] folds in the health results and applies the sweep-wide safety rules
+//! (incomplete inventory, mass-deletion guard, last-record protection).
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+use std::time::{Duration, SystemTime};
+
+use crate::health::{Endpoint, HealthResult};
+use crate::inventory::{
+    Container, ContainerInstance, Ec2Instance, Inventory, NetworkMode, Task, TaskDefinition,
+};
+use crate::records::{ContainerId, HostName, OwnedRecord, Target};
+
+/// Settings the plan depends on (from SPEC §5).
+#[derive(Debug, Clone)]
+pub struct PlanSettings {
+    pub startup_grace: Duration,
+    pub max_delete_percent: u8,
+    pub keep_last_record: bool,
+    /// `HEALTH_CHECK=off`: a backed record is healthy without a check.
+    pub checks_off: bool,
+}
+
+/// Whether a deletion rests on something AWS said (positive) or on the absence of
+/// something (negative). Only negative evidence is subject to the safety rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    Positive,
+    Negative,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DeleteReason {
+    InstanceGone,
+    HostUnknown,
+    TaskGone,
+    Unhealthy,
+    TaskStopped,
+}
+
+impl DeleteReason {
+    pub fn evidence(self) -> Evidence {
+        match self {
+            Self::InstanceGone | Self::TaskStopped => Evidence::Positive,
+            Self::HostUnknown | Self::TaskGone | Self::Unhealthy => Evidence::Negative,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InstanceGone => "instance-gone",
+            Self::HostUnknown => "host-unknown",
+            Self::TaskGone => "task-gone",
+            Self::Unhealthy => "unhealthy",
+            Self::TaskStopped => "task-stopped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeepReason {
+    Healthy,
+    Grace,
+    OutOfScope,
+    /// The sweep ran out of time before this record's endpoint was checked.
+    Unchecked,
+}
+
+impl KeepReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::Grace => "grace",
+            Self::OutOfScope => "out-of-scope",
+            Self::Unchecked => "unchecked",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HoldReason {
+    Guard,
+    LastRecord,
+    InventoryIncomplete,
+    WriteConflict,
+}
+
+impl HoldReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Guard => "guard",
+            Self::LastRecord => "last-record",
+            Self::InventoryIncomplete => "inventory-incomplete",
+            Self::WriteConflict => "write-conflict",
+        }
+    }
+}
+
+/// One outcome with one reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Keep(KeepReason),
+    Delete(DeleteReason),
+    Hold {
+        decided: DeleteReason,
+        hold: HoldReason,
+    },
+}
+
+/// A task a record is backed by, for `STOP_UNHEALTHY_TASKS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRef {
+    pub arn: String,
+    pub cluster: String,
+}
+
+/// What [`assess`] concluded for one record before health checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    /// Where the record points, for the report (`host:port`, or an address).
+    pub target: String,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Decided(Decision),
+    /// Backed by a running task past its grace period: the endpoint decides.
+    Check {
+        endpoint: Endpoint,
+        task: TaskRef,
+    },
+}
+
+/// One record's final decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub record: OwnedRecord,
+    pub target: String,
+    pub decision: Decision,
+    /// The backing task, when the record is deleted as `unhealthy`.
+    pub task: Option<TaskRef>,
+    /// How the health check failed, for `unhealthy`.
+    pub detail: Option<String>,
+}
+
+/// The mass-deletion guard's arithmetic (SPEC §3, report `guard`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Guard {
+    pub tripped: bool,
+    pub limit_percent: u8,
+    /// Negative-evidence deletion candidates, counted before last-record protection.
+    pub negative: usize,
+    pub owned: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    pub items: Vec<Planned>,
+    pub guard: Guard,
+}
+
+impl Plan {
+    pub fn deletions(&self) -> impl Iterator<Item = &Planned> {
+        self.items
+            .iter()
+            .filter(|p| matches!(p.decision, Decision::Delete(_)))
+    }
+}
+
+/// The inventory, indexed for lookups by record target.
+struct Estate<'a> {
+    by_dns: HashMap<&'a HostName, Vec<&'a Ec2Instance>>,
+    by_ip: HashMap<Ipv4Addr, Vec<&'a Ec2Instance>>,
+    container_instances: HashMap<&'a str, &'a ContainerInstance>,
+    tasks: HashMap<&'a str, Vec<&'a Task>>,
+    inventory: &'a Inventory,
+}
+
+impl<'a> Estate<'a> {
+    fn new(inventory: &'a Inventory) -> Self {
+        let mut by_dns: HashMap<&HostName, Vec<&Ec2Instance>> = HashMap::new();
+        let mut by_ip: HashMap<Ipv4Addr, Vec<&Ec2Instance>> = HashMap::new();
+        for i in &inventory.instances {
+            if let Some(dns) = &i.private_dns {
+                by_dns.entry(dns).or_default().push(i);
+            }
+            if let Some(ip) = i.private_ip {
+                by_ip.entry(ip).or_default().push(i);
+            }
+        }
+        let container_instances = inventory
+            .container_instances
+            .iter()
+            .filter_map(|ci| Some((ci.ec2_instance_id.as_deref()?, ci)))
+            .collect();
+        let mut tasks: HashMap<&str, Vec<&Task>> = HashMap::new();
+        for t in &inventory.tasks {
+            if let (Some(ci), "RUNNING") = (
+                t.container_instance_arn.as_deref(),
+                t.desired_status.as_str(),
+            ) {
+                tasks.entry(ci).or_default().push(t);
+            }
+        }
+        Estate {
+            by_dns,
+            by_ip,
+            container_instances,
+            tasks,
+            inventory,
+        }
+    }
+
+    /// The instance a host name stands for: by private DNS name, else by the
+    /// address the name resolves to. When several match (an address reused after
+    /// a termination), the live one holds the name now.
+    fn instance_for_host(&self, host: &HostName) -> Option<&'a Ec2Instance> {
+        match self.by_dns.get(host) {
+            Some(found) => pick(found),
+            None => {
+                let ip = self
+                    .inventory
+                    .resolved
+                    .get(host)
+                    .copied()
+                    .or_else(|| host.embedded_ip())?;
+                self.instance_for_ip(ip)
+            }
+        }
+    }
+
+    fn instance_for_ip(&self, ip: Ipv4Addr) -> Option<&'a Ec2Instance> {
+        self.by_ip.get(&ip).and_then(|found| pick(found))
+    }
+
+    fn definition(&self, task: &Task) -> Option<&'a TaskDefinition> {
+        self.inventory
+            .task_definitions
+            .get(task.task_definition_arn.as_deref()?)
+    }
+}
+
+fn pick<'a>(found: &[&'a Ec2Instance]) -> Option<&'a Ec2Instance> {
+    found
+        .iter()
+        .find(|i| !i.state.is_gone())
+        .or_else(|| found.first())
+        .copied()
+}
+
+/// Statuses of a task that has not reached RUNNING yet.
+fn is_starting(task: &Task) -> bool {
+    matches!(
+        task.last_status.as_str(),
+        "PROVISIONING" | "PENDING" | "ACTIVATING"
+    ) || (task.last_status == "RUNNING" && task.containers.iter().all(|c| c.runtime_id.is_none()))
+}
+
+/// The container port a container declares for `service` with
+/// `SERVICE_<port>_NAME=<service>` (definition environment plus overrides).
+fn declared_container_port(
+    container: &Container,
+    definition: Option<&TaskDefinition>,
+    service: &str,
+) -> Option<u16> {
+    let from_definition = definition
+        .and_then(|d| d.containers.iter().find(|c| c.name == container.name))
+        .map(|c| c.environment.as_slice())
+        .unwrap_or_default();
+    from_definition
+        .iter()
+        .chain(&container.env_overrides)
+        .find_map(|(key, value)| {
+            let port = key.strip_prefix("SERVICE_")?.strip_suffix("_NAME")?;
+            value
+                .eq_ignore_ascii_case(service)
+                .then(|| port.parse().ok())?
+        })
+}
+
+/// The host port to check for a CNAME record's service (SPEC §2, declared port):
+/// the network binding for the declared container port; with no bindings reported,
+/// the definition's static host port; in `awsvpc` / `host` mode the container port.
+fn declared_host_port(
+    container: &Container,
+    definition: Option<&TaskDefinition>,
+    service: &str,
+) -> Option<u16> {
+    let container_port = declared_container_port(container, definition, service)?;
+    if let Some(NetworkMode::Awsvpc | NetworkMode::Host) = definition.map(|d| d.network_mode) {
+        return Some(container_port);
+    }
+    if !container.bindings.is_empty() {
+        return container
+            .bindings
+            .iter()
+            .find(|b| b.container_port == Some(container_port))
+            .map(|b| b.host_port);
+    }
+    definition?
+        .containers
+        .iter()
+        .find(|c| c.name == container.name)?
+        .port_mappings
+        .iter()
+        .find(|(cp, _)| *cp == container_port)
+        .and_then(|(_, hp)| *hp)
+}
+
+fn id_matches(record: &Option<ContainerId>, container: &Container) -> Option<bool> {
+    match (record, &container.runtime_id) {
+        (Some(id), Some(runtime)) => Some(id.matches(runtime)),
+        _ => None,
+    }
+}
+
+/// The task and port backing a record on one container instance ("Backs", SPEC §3).
+fn backing<'a>(
+    record: &OwnedRecord,
+    tasks: &[&'a Task],
+    estate: &Estate<'a>,
+) -> Option<(&'a Task, Option<u16>)> {
+    tasks.iter().find_map(|task| {
+        let definition = estate.definition(task);
+        task.containers.iter().find_map(|c| match &record.target {
+            Target::Srv {
+                port, container, ..
+            } => {
+                let backs = id_matches(container, c)
+                    .unwrap_or_else(|| c.bindings.iter().any(|b| b.host_port == *port));
+                backs.then_some((*task, Some(*port)))
+            }
+            Target::Cname {
+                service, container, ..
+            } => {
+                let id_ok = id_matches(&Some(container.clone()), c).unwrap_or(true);
+                let declares = declared_container_port(c, definition, service).is_some();
+                (id_ok && declares).then(|| (*task, declared_host_port(c, definition, service)))
+            }
+            Target::HostA { .. } => None,
+        })
+    })
+}
+
+fn decided(target: String, decision: Decision) -> Assessment {
+    Assessment {
+        target,
+        verdict: Verdict::Decided(decision),
+    }
+}
+
+/// Judges each record from the inventory alone (SPEC §3 table, first pass).
+pub fn assess(
+    records: &[OwnedRecord],
+    inventory: &Inventory,
+    settings: &PlanSettings,
+    now: SystemTime,
+) -> Vec<Assessment> {
+    let estate = Estate::new(inventory);
+    records
+        .iter()
+        .map(|r| assess_one(r, &estate, settings, now))
+        .collect()
+}
+
+fn assess_one(
+    record: &OwnedRecord,
+    estate: &Estate,
+    settings: &PlanSettings,
+    now: SystemTime,
+) -> Assessment {
+    use Decision::{Delete, Keep};
+    let (host, instance) = match &record.target {
+        Target::HostA { ip } => {
+            let target = ip.to_string();
+            return match estate.instance_for_ip(*ip) {
+                None => decided(target, Delete(DeleteReason::HostUnknown)),
+                Some(i) if i.state.is_gone() => decided(target, Delete(DeleteReason::InstanceGone)),
+                Some(_) => decided(target, Keep(KeepReason::Healthy)),
+            };
+        }
+        Target::Srv { host, .. } | Target::Cname { host, .. } => {
+            (host, estate.instance_for_host(host))
+        }
+    };
+    let srv_port = match &record.target {
+        Target::Srv { port, .. } => Some(*port),
+        _ => None,
+    };
+    let target_with = |port: Option<u16>| match port {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    };
+    let Some(instance) = instance else {
+        return decided(target_with(srv_port), Delete(DeleteReason::HostUnknown));
+    };
+    if instance.state.is_gone() {
+        return decided(target_with(srv_port), Delete(DeleteReason::InstanceGone));
+    }
+    let Some(ci) = estate.container_instances.get(instance.id.as_str()) else {
+        return decided(target_with(srv_port), Keep(KeepReason::OutOfScope));
+    };
+    let tasks = estate
+        .tasks
+        .get(ci.arn.as_str())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let Some((task, port)) = backing(record, tasks, estate) else {
+        let reason = if tasks.iter().any(|t| is_starting(t)) {
+            Keep(KeepReason::Grace)
+        } else {
+            Delete(DeleteReason::TaskGone)
+        };
+        return decided(target_with(srv_port), reason);
+    };
+    let target = target_with(port);
+    let in_grace = is_starting(task)
+        || match task.started_at {
+            None => true,
+            Some(started) => now
+                .duration_since(started)
+                .map_or(true, |age| age < settings.startup_grace),
+        };
+    if in_grace {
+        return decided(target, Keep(KeepReason::Grace));
+    }
+    let ip = instance.private_ip.or_else(|| host.embedded_ip());
+    match (settings.checks_off, ip, port) {
+        (false, Some(ip), Some(port)) => Assessment {
+            target,
+            verdict: Verdict::Check {
+                endpoint: Endpoint { ip, port },
+                task: TaskRef {
+                    arn: task.arn.clone(),
+                    cluster: task.cluster.clone(),
+                },
+            },
+        },
+        // Checks off, or nothing to check against (no address, or a CNAME whose task
+        // declares no reachable port): backed by a running task, so it stays.
+        _ => decided(target, Keep(KeepReason::Healthy)),
+    }
+}
+
+/// The distinct endpoints the assessments need checked.
+pub fn endpoints(assessments: &[Assessment]) -> BTreeSet<Endpoint> {
+    assessments
+        .iter()
+        .filter_map(|a| match &a.verdict {
+            Verdict::Check { endpoint, .. } => Some(*endpoint),
+            Verdict::Decided(_) => None,
+        })
+        .collect()
+}
+
+/// Final decisions (SPEC §3): health results, then the incomplete-inventory rule,
+/// the mass-deletion guard and last-record protection.
+///
+/// `name_counts` counts every record set in the zone by name, foreign ones
+/// included: last-record protection is about the name answering at all.
+pub fn decide(
+    records: &[OwnedRecord],
+    assessments: Vec<Assessment>,
+    health: &HashMap<Endpoint, HealthResult>,
+    inventory_complete: bool,
+    name_counts: &HashMap<String, usize>,
+    settings: &PlanSettings,
+) -> Plan {
+    let mut items: Vec<Planned> = records
+        .iter()
+        .zip(assessments)
+        .map(|(record, a)| {
+            let (decision, task, detail) = match a.verdict {
+                Verdict::Decided(d) => (d, None, None),
+                Verdict::Check { endpoint, task } => match health.get(&endpoint) {
+                    Some(HealthResult::Healthy) => {
+                        (Decision::Keep(KeepReason::Healthy), None, None)
+                    }
+                    Some(HealthResult::Unhealthy { last_error }) => (
+                        Decision::Delete(DeleteReason::Unhealthy),
+                        Some(task),
+                        Some(last_error.clone()),
+                    ),
+                    None => (Decision::Keep(KeepReason::Unchecked), None, None),
+                },
+            };
+            Planned {
+                record: record.clone(),
+                target: a.target,
+                decision,
+                task,
+                detail,
+            }
+        })
+        .collect();
+
+    let is_negative =
+        |d: &Decision| matches!(d, Decision::Delete(r) if r.evidence() == Evidence::Negative);
+    let negative = items.iter().filter(|p| is_negative(&p.decision)).count();
+    let owned = items.len();
+    let limit = settings.max_delete_percent;
+    let guard = Guard {
+        tripped: negative > 0 && negative * 100 > usize::from(limit) * owned,
+        limit_percent: limit,
+        negative,
+        owned,
+    };
+    let blanket_hold = if !inventory_complete {
+        Some(HoldReason::InventoryIncomplete)
+    } else if guard.tripped {
+        Some(HoldReason::Guard)
+    } else {
+        None
+    };
+    if let Some(hold) = blanket_hold {
+        for p in items.iter_mut().filter(|p| is_negative(&p.decision)) {
+            if let Decision::Delete(decided) = p.decision {
+                p.decision = Decision::Hold { decided, hold };
+            }
+        }
+    }
+    if settings.keep_last_record {
+        protect_last_records(&mut items, name_counts);
+    }
+    Plan { items, guard }
+}
+
+/// Holds one negative-evidence deletion per service name that would otherwise be
+/// left with no record: an empty name answers NXDOMAIN, which resolvers cache for
+/// the zone's negative TTL, so a dead answer is kinder than none. The one kept is
+/// the likeliest to answer: unhealthy (a task runs there) before task-gone before
+/// host-unknown.
+fn protect_last_records(items: &mut [Planned], name_counts: &HashMap<String, usize>) {
+    let mut deleting: HashMap<&str, usize> = HashMap::new();
+    for p in items
+        .iter()
+        .filter(|p| matches!(p.decision, Decision::Delete(_)))
+    {
+        *deleting.entry(p.record.set.name.as_str()).or_default() += 1;
+    }
+    let emptied: Vec<String> = deleting
+        .into_iter()
+        .filter(|(name, n)| name_counts.get(*name).copied().unwrap_or(*n) <= *n)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    for name in emptied {
+        let rank = |r: DeleteReason| match r {
+            DeleteReason::Unhealthy => 0,
+            DeleteReason::TaskGone => 1,
+            _ => 2,
+        };
+        let keep = items
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.record.set.name == name && p.record.is_service())
+            .filter_map(|(i, p)| match p.decision {
+                Decision::Delete(r) if r.evidence() == Evidence::Negative => {
+                    Some((rank(r), p.record.set.set_identifier.clone(), i))
+                }
+                _ => None,
+            })
+            .min()
+            .map(|(_, _, i)| i);
+        if let Some(i) = keep {
+            if let Decision::Delete(decided) = items[i].decision {
+                items[i].decision = Decision::Hold {
+                    decided,
+                    hold: HoldReason::LastRecord,
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,680 @@
+//! Table-driven tests of SPEC §3: one row per rule.
+
+use super::*;
+use crate::inventory::{ContainerDefinition, InstanceState, PortBinding};
+use crate::records::{classify, RecordSet};
+
+const CID1: &str = "aaaaaaaaaaaa1111111111111111111111111111111111111111111111111111";
+const CID2: &str = "bbbbbbbbbbbb2222222222222222222222222222222222222222222222222222";
+const CID3: &str = "cccccccccccc3333333333333333333333333333333333333333333333333333";
+const CID9: &str = "999999999999";
+const APEX: &str = "sd.internal";
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn now() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+}
+
+fn settings() -> PlanSettings {
+    PlanSettings {
+        startup_grace: Duration::from_secs(60),
+        max_delete_percent: 100,
+        keep_last_record: false,
+        checks_off: false,
+    }
+}
+
+fn ip(last: u8) -> Ipv4Addr {
+    Ipv4Addr::new(10, 0, 1, last)
+}
+
+fn host(last: u8) -> String {
+    format!("ip-10-0-1-{last}.ec2.internal")
+}
+
+fn instance(id: &str, last: u8, state: &str) -> Ec2Instance {
+    Ec2Instance {
+        id: id.into(),
+        state: InstanceState::parse(state),
+        private_ip: Some(ip(last)),
+        private_dns: HostName::parse(&host(last)),
+    }
+}
+
+fn task(
+    arn: &str,
+    ci: &str,
+    status: &str,
+    age: Duration,
+    def: &str,
+    containers: Vec<Container>,
+) -> Task {
+    Task {
+        arn: arn.into(),
+        cluster: "web".into(),
+        container_instance_arn: Some(ci.into()),
+        last_status: status.into(),
+        desired_status: "RUNNING".into(),
+        started_at: Some(now() - age),
+        task_definition_arn: Some(def.into()),
+        containers,
+    }
+}
+
+fn container(runtime_id: Option<&str>, bindings: &[(u16, u16)]) -> Container {
+    Container {
+        name: "app".into(),
+        runtime_id: runtime_id.map(String::from),
+        bindings: bindings
+            .iter()
+            .map(|(c, h)| PortBinding {
+                container_port: Some(*c),
+                host_port: *h,
+            })
+            .collect(),
+        env_overrides: vec![],
+    }
+}
+
+fn definition(mode: NetworkMode, service: &str, mappings: &[(u16, Option<u16>)]) -> TaskDefinition {
+    TaskDefinition {
+        network_mode: mode,
+        containers: vec![ContainerDefinition {
+            name: "app".into(),
+            environment: vec![("SERVICE_80_NAME".into(), service.into())],
+            port_mappings: mappings.to_vec(),
+        }],
+    }
+}
+
+/// The estate every row runs against:
+/// - `.5` running, container instance ci-1 (cluster web) with tasks t1 (up an hour,
+///   CID1, 80→32768), t2 (up 10 s, CID2, 80→32769), t3 (up an hour, no bindings,
+///   static mapping 80→8080 in its definition), t4 (awsvpc, CID… no: runtime id
+///   CID3 short form reported);
+/// - `.6` terminated, `.7` stopped — both still registered as container instances
+///   with a running task (a stale ECS view);
+/// - `.8` running in no swept cluster; `.9` running with a task still PENDING;
+/// - `.10` terminated and `.11` running, both with private DNS name `.10`'s: an
+///   address reused after a termination.
+fn inventory() -> Inventory {
+    let mut reused = instance("i-new", 11, "running");
+    reused.private_dns = HostName::parse(&host(10));
+    reused.private_ip = Some(ip(10));
+    Inventory {
+        instances: vec![
+            instance("i-web", 5, "running"),
+            instance("i-gone", 6, "terminated"),
+            instance("i-stopped", 7, "stopped"),
+            instance("i-free", 8, "running"),
+            instance("i-starting", 9, "running"),
+            instance("i-old", 10, "terminated"),
+            reused,
+        ],
+        container_instances: ["i-web", "i-gone", "i-stopped", "i-starting", "i-new"]
+            .iter()
+            .map(|id| ContainerInstance {
+                arn: format!("ci-{id}"),
+                cluster: "web".into(),
+                ec2_instance_id: Some(id.to_string()),
+            })
+            .collect(),
+        tasks: vec![
+            task(
+                "t1",
+                "ci-i-web",
+                "RUNNING",
+                HOUR,
+                "calc:1",
+                vec![container(Some(CID1), &[(80, 32768)])],
+            ),
+            task(
+                "t2",
+                "ci-i-web",
+                "RUNNING",
+                Duration::from_secs(10),
+                "calc:1",
+                vec![container(Some(CID2), &[(80, 32769)])],
+            ),
+            task(
+                "t3",
+                "ci-i-web",
+                "RUNNING",
+                HOUR,
+                "static:1",
+                vec![container(Some("dddddddddddd"), &[])],
+            ),
+            task(
+                "t4",
+                "ci-i-web",
+                "RUNNING",
+                HOUR,
+                "vpc:1",
+                vec![container(Some(&CID3[..12]), &[])],
+            ),
+            task(
+                "t5",
+                "ci-i-gone",
+                "RUNNING",
+                HOUR,
+                "calc:1",
+                vec![container(Some(CID1), &[(80, 32768)])],
+            ),
+            task(
+                "t6",
+                "ci-i-starting",
+                "PENDING",
+                Duration::ZERO,
+                "calc:1",
+                vec![container(None, &[])],
+            ),
+        ],
+        task_definitions: HashMap::from([
+            (
+                "calc:1".to_string(),
+                definition(NetworkMode::Bridge, "calc", &[(80, None)]),
+            ),
+            (
+                "static:1".to_string(),
+                definition(NetworkMode::Bridge, "static", &[(80, Some(8080))]),
+            ),
+            (
+                "vpc:1".to_string(),
+                definition(NetworkMode::Awsvpc, "vpc", &[(80, Some(80))]),
+            ),
+        ]),
+        resolved: HashMap::new(),
+        failures: vec![],
+    }
+}
+
+fn owned(set: RecordSet) -> OwnedRecord {
+    match classify(&set, APEX) {
+        Ok(o) => o,
+        Err(why) => panic!("fixture record {set:?} is foreign: {why:?}"),
+    }
+}
+
+fn srv(service: &str, last: u8, port: u16, cid: Option<&str>) -> OwnedRecord {
+    let h = host(last);
+    owned(RecordSet {
+        name: format!("{service}.{APEX}."),
+        rtype: "SRV".into(),
+        set_identifier: Some(match cid {
+            Some(c) => format!("{h}:{c}"),
+            None => h.clone(),
+        }),
+        weight: Some(1),
+        ttl: Some(60),
+        values: vec![format!("1 1 {port} {h}")],
+        health_check_id: None,
+        special: None,
+    })
+}
+
+fn cname(service: &str, last: u8, cid: &str) -> OwnedRecord {
+    owned(RecordSet {
+        name: format!("{service}.{APEX}."),
+        rtype: "CNAME".into(),
+        set_identifier: Some(cid.into()),
+        weight: Some(1),
+        ttl: Some(60),
+        values: vec![host(last)],
+        health_check_id: None,
+        special: None,
+    })
+}
+
+fn host_a(last: u8) -> OwnedRecord {
+    owned(RecordSet {
+        name: format!("ip-10-0-1-{last}.{APEX}."),
+        rtype: "A".into(),
+        set_identifier: None,
+        weight: None,
+        ttl: Some(60),
+        values: vec![ip(last).to_string()],
+        health_check_id: None,
+        special: None,
+    })
+}
+
+fn endpoint(last: u8, port: u16) -> Endpoint {
+    Endpoint { ip: ip(last), port }
+}
+
+/// Every endpoint of the estate is healthy except `.5:32768`'s twin `.5:9999`.
+fn health() -> HashMap<Endpoint, HealthResult> {
+    let mut h: HashMap<Endpoint, HealthResult> = [32768, 32769, 8080, 80]
+        .into_iter()
+        .map(|p| (endpoint(5, p), HealthResult::Healthy))
+        .collect();
+    h.insert(
+        endpoint(5, 9999),
+        HealthResult::Unhealthy {
+            last_error: "HTTP 500".into(),
+        },
+    );
+    h
+}
+
+fn run(
+    records: &[OwnedRecord],
+    inventory: &Inventory,
+    health: &HashMap<Endpoint, HealthResult>,
+    settings: &PlanSettings,
+) -> Plan {
+    let assessments = assess(records, inventory, settings, now());
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for r in records {
+        *counts.entry(r.set.name.clone()).or_default() += 1;
+    }
+    decide(
+        records,
+        assessments,
+        health,
+        inventory.is_complete(),
+        &counts,
+        settings,
+    )
+}
+
+use Decision::{Delete, Hold, Keep};
+use DeleteReason::*;
+use KeepReason::*;
+
+#[test]
+fn each_rule_of_the_decision_table() {
+    // A record whose container is unhealthy: backed by t1 on a port that fails.
+    let mut unhealthy_inventory = inventory();
+    unhealthy_inventory.tasks[0].containers[0].bindings[0].host_port = 9999;
+    let rows: Vec<(&str, OwnedRecord, Decision, &str)> = vec![
+        (
+            "instance terminated → instance-gone",
+            srv("calc", 6, 32768, Some(CID1)),
+            Delete(InstanceGone),
+            "ip-10-0-1-6.ec2.internal:32768",
+        ),
+        (
+            "instance stopped → instance-gone",
+            srv("calc", 7, 32768, Some(CID1)),
+            Delete(InstanceGone),
+            "ip-10-0-1-7.ec2.internal:32768",
+        ),
+        (
+            "no instance has the name or its address → host-unknown",
+            srv("calc", 99, 32768, Some(CID1)),
+            Delete(HostUnknown),
+            "ip-10-0-1-99.ec2.internal:32768",
+        ),
+        (
+            "registered host, no task with that container → task-gone",
+            srv("calc", 5, 32768, Some(CID9)),
+            Delete(TaskGone),
+            "ip-10-0-1-5.ec2.internal:32768",
+        ),
+        (
+            "backed by a running task, check passes → healthy",
+            srv("calc", 5, 32768, Some(CID1)),
+            Keep(Healthy),
+            "ip-10-0-1-5.ec2.internal:32768",
+        ),
+        (
+            "short container id matches full runtime id",
+            srv("calc", 5, 32768, Some(&CID1[..12])),
+            Keep(Healthy),
+            "ip-10-0-1-5.ec2.internal:32768",
+        ),
+        (
+            "no container id: backed by host port binding",
+            srv("calc", 5, 32768, None),
+            Keep(Healthy),
+            "ip-10-0-1-5.ec2.internal:32768",
+        ),
+        (
+            "no container id, no binding on that port → task-gone",
+            srv("calc", 5, 4444, None),
+            Delete(TaskGone),
+            "ip-10-0-1-5.ec2.internal:4444",
+        ),
+        (
+            "task started 10 s ago → grace",
+            srv("calc", 5, 32769, Some(CID2)),
+            Keep(Grace),
+            "ip-10-0-1-5.ec2.internal:32769",
+        ),
+        (
+            "not backed, a task on the host is still starting → grace",
+            srv("calc", 9, 32768, Some(CID3)),
+            Keep(Grace),
+            "ip-10-0-1-9.ec2.internal:32768",
+        ),
+        (
+            "running instance in no swept cluster → out-of-scope",
+            srv("calc", 8, 32768, Some(CID1)),
+            Keep(OutOfScope),
+            "ip-10-0-1-8.ec2.internal:32768",
+        ),
+        (
+            "stale ECS view: task still listed on a terminated instance → instance-gone",
+            srv("calc", 6, 32768, Some(CID1)),
+            Delete(InstanceGone),
+            "ip-10-0-1-6.ec2.internal:32768",
+        ),
+        (
+            "address reused: the live instance holds the name, old container → task-gone",
+            srv("calc", 10, 32768, Some(CID1)),
+            Delete(TaskGone),
+            "ip-10-0-1-10.ec2.internal:32768",
+        ),
+        (
+            "CNAME backed, port from the binding of SERVICE_80_NAME",
+            cname("calc", 5, CID1),
+            Keep(Healthy),
+            "ip-10-0-1-5.ec2.internal:32768",
+        ),
+        (
+            "CNAME, no bindings: static hostPort of the definition",
+            cname("static", 5, "dddddddddddd"),
+            Keep(Healthy),
+            "ip-10-0-1-5.ec2.internal:8080",
+        ),
+        (
+            "CNAME, awsvpc: the container port",
+            cname("vpc", 5, CID3),
+            Keep(Healthy),
+            "ip-10-0-1-5.ec2.internal:80",
+        ),
+        (
+            "CNAME whose container declares another service → task-gone",
+            cname("other", 5, CID1),
+            Delete(TaskGone),
+            "ip-10-0-1-5.ec2.internal",
+        ),
+        (
+            "CNAME on a terminated host → instance-gone",
+            cname("calc", 6, CID1),
+            Delete(InstanceGone),
+            "ip-10-0-1-6.ec2.internal",
+        ),
+        (
+            "host A of a running instance → healthy",
+            host_a(5),
+            Keep(Healthy),
+            "10.0.1.5",
+        ),
+        (
+            "host A of a terminated instance → instance-gone",
+            host_a(6),
+            Delete(InstanceGone),
+            "10.0.1.6",
+        ),
+        (
+            "host A no instance has → host-unknown",
+            host_a(99),
+            Delete(HostUnknown),
+            "10.0.1.99",
+        ),
+        (
+            "host A of an instance in no cluster is still healthy",
+            host_a(8),
+            Keep(Healthy),
+            "10.0.1.8",
+        ),
+    ];
+    for (rule, record, expected, target) in rows {
+        let plan = run(
+            std::slice::from_ref(&record),
+            &inventory(),
+            &health(),
+            &settings(),
+        );
+        assert_eq!(plan.items[0].decision, expected, "{rule}");
+        assert_eq!(plan.items[0].target, target, "{rule}");
+    }
+
+    let plan = run(
+        &[srv("calc", 5, 9999, Some(CID1))],
+        &unhealthy_inventory,
+        &health(),
+        &settings(),
+    );
+    assert_eq!(
+        plan.items[0].decision,
+        Delete(Unhealthy),
+        "every attempt failed → unhealthy"
+    );
+    assert_eq!(
+        plan.items[0].task.as_ref().map(|t| t.arn.as_str()),
+        Some("t1")
+    );
+    assert_eq!(plan.items[0].detail.as_deref(), Some("HTTP 500"));
+}
+
+#[test]
+fn checks_off_and_unchecked_endpoints_keep_the_record() {
+    let record = srv("calc", 5, 32768, Some(CID1));
+    let off = PlanSettings {
+        checks_off: true,
+        ..settings()
+    };
+    assert!(
+        assess(std::slice::from_ref(&record), &inventory(), &off, now())
+            .iter()
+            .all(|a| matches!(a.verdict, Verdict::Decided(_))),
+        "no endpoint is checked when checks are off"
+    );
+    assert_eq!(
+        run(
+            std::slice::from_ref(&record),
+            &inventory(),
+            &HashMap::new(),
+            &off
+        )
+        .items[0]
+            .decision,
+        Keep(Healthy)
+    );
+    assert_eq!(
+        run(&[record], &inventory(), &HashMap::new(), &settings()).items[0].decision,
+        Keep(Unchecked)
+    );
+}
+
+#[test]
+fn each_endpoint_is_checked_once() {
+    let records = [
+        srv("calc", 5, 32768, Some(CID1)),
+        cname("calc", 5, CID1),
+        srv("calc", 5, 32768, None),
+        srv("calc", 6, 32768, Some(CID1)),
+    ];
+    let assessed = assess(&records, &inventory(), &settings(), now());
+    assert_eq!(endpoints(&assessed), BTreeSet::from([endpoint(5, 32768)]));
+}
+
+#[test]
+fn names_resolve_to_instances_by_address_when_dns_names_differ() {
+    // The record names the regional form; EC2 reports the short form.
+    let mut inv = inventory();
+    inv.instances[0].private_dns = HostName::parse("i-web.ec2.internal");
+    let plan = run(
+        &[srv("calc", 5, 32768, Some(CID1))],
+        &inv,
+        &health(),
+        &settings(),
+    );
+    assert_eq!(plan.items[0].decision, Keep(Healthy));
+    // A custom name resolved (by the inventory) to a known address.
+    let mut rec = srv("calc", 5, 32768, Some(CID1));
+    let custom = HostName::parse("app-host.corp.internal").unwrap();
+    rec.target = Target::Srv {
+        host: custom.clone(),
+        port: 32768,
+        container: ContainerId::parse(CID1),
+    };
+    inv.resolved.insert(custom, ip(5));
+    assert_eq!(
+        run(&[rec], &inv, &health(), &settings()).items[0].decision,
+        Keep(Healthy)
+    );
+}
+
+fn reasons(plan: &Plan) -> Vec<Decision> {
+    plan.items.iter().map(|p| p.decision).collect()
+}
+
+#[test]
+fn guard_holds_every_negative_deletion_above_the_limit_but_not_positive_ones() {
+    let records = [
+        srv("a", 99, 1, Some(CID1)),
+        srv("b", 98, 1, Some(CID1)),
+        srv("c", 6, 32768, Some(CID1)),
+        srv("d", 5, 32768, Some(CID1)),
+    ];
+    let limited = |pct| PlanSettings {
+        max_delete_percent: pct,
+        ..settings()
+    };
+    // 2 negative of 4 owned = 50 %: not more than 50 → deleted.
+    let plan = run(&records, &inventory(), &health(), &limited(50));
+    assert!(!plan.guard.tripped);
+    assert_eq!(
+        plan.guard,
+        Guard {
+            tripped: false,
+            limit_percent: 50,
+            negative: 2,
+            owned: 4
+        }
+    );
+    assert_eq!(
+        reasons(&plan),
+        vec![
+            Delete(HostUnknown),
+            Delete(HostUnknown),
+            Delete(InstanceGone),
+            Keep(Healthy)
+        ]
+    );
+    // 50 % > 49 → tripped: both held, the positive one still deleted.
+    let plan = run(&records, &inventory(), &health(), &limited(49));
+    assert!(plan.guard.tripped);
+    let guard = |decided| Hold {
+        decided,
+        hold: HoldReason::Guard,
+    };
+    assert_eq!(
+        reasons(&plan),
+        vec![
+            guard(HostUnknown),
+            guard(HostUnknown),
+            Delete(InstanceGone),
+            Keep(Healthy)
+        ]
+    );
+    // 0 % holds any negative deletion; 100 % never trips.
+    assert!(
+        run(&records, &inventory(), &health(), &limited(0))
+            .guard
+            .tripped
+    );
+    let all_dead = [srv("a", 99, 1, None), srv("b", 98, 1, None)];
+    assert!(
+        !run(&all_dead, &inventory(), &health(), &limited(100))
+            .guard
+            .tripped
+    );
+}
+
+#[test]
+fn incomplete_inventory_holds_negative_deletions_only() {
+    let mut inv = inventory();
+    inv.failures.push(crate::inventory::InventoryFailure {
+        call: "ecs:ListTasks cluster=web".into(),
+        message: "throttled".into(),
+    });
+    let records = [
+        srv("a", 99, 1, Some(CID1)),
+        srv("b", 6, 1, Some(CID1)),
+        srv("c", 5, 1, Some(CID9)),
+    ];
+    let plan = run(&records, &inv, &health(), &settings());
+    let held = |decided| Hold {
+        decided,
+        hold: HoldReason::InventoryIncomplete,
+    };
+    assert_eq!(
+        reasons(&plan),
+        vec![held(HostUnknown), Delete(InstanceGone), held(TaskGone)]
+    );
+}
+
+#[test]
+fn last_record_protection_keeps_one_answer_per_service_name() {
+    let mut inv = inventory();
+    inv.tasks[0].containers[0].bindings[0].host_port = 9999;
+    let with_last = PlanSettings {
+        keep_last_record: true,
+        ..settings()
+    };
+    // calc: unhealthy + task-gone → the unhealthy one stays; the name still answers.
+    // web: two host-unknown → one held (lowest set identifier).
+    // gone: only positive deletions → all deleted.
+    // host A → never protected.
+    let records = [
+        srv("calc", 5, 9999, Some(CID1)),
+        srv("calc", 5, 32768, Some(CID9)),
+        srv("web", 98, 1, None),
+        srv("web", 99, 1, None),
+        srv("gone", 6, 1, None),
+        host_a(99),
+    ];
+    let plan = run(&records, &inv, &health(), &with_last);
+    let last = |decided| Hold {
+        decided,
+        hold: HoldReason::LastRecord,
+    };
+    assert_eq!(
+        reasons(&plan),
+        vec![
+            last(Unhealthy),
+            Delete(TaskGone),
+            last(HostUnknown),
+            Delete(HostUnknown),
+            Delete(InstanceGone),
+            Delete(HostUnknown)
+        ]
+    );
+    assert_eq!(
+        plan.guard.negative, 5,
+        "the guard counts candidates before last-record protection"
+    );
+    // KEEP_LAST_RECORD=false: everything goes.
+    let plan = run(&records, &inv, &health(), &settings());
+    assert!(plan.items.iter().all(|p| matches!(p.decision, Delete(_))));
+    // Another record at the name (here a foreign one) keeps it answering: no hold.
+    let assessments = assess(&records[2..4], &inv, &with_last, now());
+    let counts = HashMap::from([(records[2].set.name.clone(), 3)]);
+    let plan = decide(
+        &records[2..4],
+        assessments,
+        &health(),
+        true,
+        &counts,
+        &with_last,
+    );
+    assert_eq!(
+        reasons(&plan),
+        vec![Delete(HostUnknown), Delete(HostUnknown)]
+    );
+}
+
+#[test]
+fn evidence_of_each_reason() {
+    for r in [InstanceGone, TaskStopped] {
+        assert_eq!(r.evidence(), Evidence::Positive);
+    }
+    for r in [HostUnknown, TaskGone, Unhealthy] {
+        assert_eq!(r.evidence(), Evidence::Negative);
+    }
+}
