@@ -1,0 +1,36 @@
+# ecs-dns-reaper — every target does its own set-up on a fresh machine.
+#   make demo   local AWS + a small estate, one sweep, a summary and the report
+#   make test   every test, the end-to-end ones against the local AWS included
+
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum < tests/localaws/requirements.txt | cut -d' ' -f1)
+
+# The SDK must never reach for real AWS or the instance metadata service.
+export AWS_EC2_METADATA_DISABLED := true
+export LOCALAWS_PYTHON := $(abspath $(PYTHON))
+
+.PHONY: demo test venv lint clean-venv
+
+$(STAMP): tests/localaws/requirements.txt
+	@test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --disable-pip-version-check --quiet --no-deps -r tests/localaws/requirements.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+test: venv
+	$(PYTHON) -m pytest -q tests/localaws
+	cargo test --all-targets --locked
+
+demo: venv
+	cargo build --locked --bin ecs-dns-reaper --example demo
+	cargo run --locked --quiet --example demo
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets --locked -- -D warnings
+
+clean-venv:
+	rm -rf $(VENV)
