@@ -5,6 +5,7 @@
 //! → apply → report.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::retry::RetryConfig;
@@ -15,12 +16,13 @@ use tokio::sync::OnceCell;
 
 use crate::apply::{self, WriteOutcome};
 use crate::config::{Config, ZoneSelector};
+use crate::events::EcsTaskStateChange;
 use crate::events::{self, Action, EventError};
 use crate::health::{CheckMode, HealthChecker, HealthError};
 use crate::inventory::{self, ClusterScope, InventoryClients};
-use crate::plan::{self, Decision, DeleteReason, PlanSettings};
-use crate::records::{self, Zone, ZoneError};
-use crate::report::{RecordCounts, Report, Trigger};
+use crate::plan::{self, Decision, DeleteReason, Plan, PlanSettings, StoppedTask};
+use crate::records::{self, OwnedRecord, Zone, ZoneError};
+use crate::report::{RecordCounts, Report, Timings, Trigger};
 
 /// Time kept back before the Lambda deadline to finish writing and reply.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
@@ -156,11 +158,12 @@ pub async fn handle(
     let dry_run = |requested: Option<bool>| {
         invocation.force_dry_run || requested.unwrap_or(deps.config.dry_run)
     };
+    let run = Run::new(deps, invocation);
     let mut report = match action {
         Action::Sweep {
             trigger,
             dry_run: requested,
-        } => Box::pin(sweep(deps, trigger, dry_run(requested), invocation)).await?,
+        } => Box::pin(run.sweep(trigger, dry_run(requested))).await?,
         Action::Ignore { trigger, why } => {
             let zone = match &deps.config.zone {
                 ZoneSelector::Id(id) => Some(id.clone()),
@@ -170,159 +173,332 @@ pub async fn handle(
             report.ignored = Some(why);
             report
         }
-        Action::TaskStopped(_) | Action::InstanceGone { .. } => {
-            // Event fast paths are not built yet: a full sweep covers what they would.
-            Box::pin(sweep(deps, trigger_of(&action), dry_run(None), invocation)).await?
+        Action::TaskStopped(detail) => Box::pin(run.task_stopped(&detail, dry_run(None))).await?,
+        Action::InstanceGone { instance_id, .. } => {
+            Box::pin(run.instance_gone(&instance_id, dry_run(None))).await?
         }
     };
     report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    report.log(&run.timings());
     Ok(report)
 }
 
-fn trigger_of(action: &Action) -> Trigger {
-    match action {
-        Action::Sweep { trigger, .. } | Action::Ignore { trigger, .. } => *trigger,
-        Action::TaskStopped(_) => Trigger::EcsTaskStopped,
-        Action::InstanceGone { .. } => Trigger::Ec2InstanceState,
-    }
+/// The zone as listed and classified.
+struct ZoneView {
+    zone: Zone,
+    owned: Vec<OwnedRecord>,
+    name_counts: HashMap<String, usize>,
+    /// The listing stopped early: what was listed is used, negative evidence is not.
+    complete: bool,
 }
 
-/// One full sweep (SPEC §3).
-pub async fn sweep(
-    deps: &Deps,
-    trigger: Trigger,
-    dry_run: bool,
-    invocation: Invocation,
-) -> Result<Report, HandlerError> {
-    let stop_at = invocation.stop_at();
-    let zone_id = deps.zone_id().await?;
-    let mut report = Report::new(trigger, dry_run, Some(zone_id.clone()));
+/// One invocation's work, with its deadline and phase timings.
+struct Run<'a> {
+    deps: &'a Deps,
+    stop_at: Option<tokio::time::Instant>,
+    timings: Mutex<Timings>,
+}
 
-    // records ∥ inventory
-    let scope = deps.cluster_scope();
-    let (listing, mut inventory) = tokio::join!(
-        records::list_zone(&deps.route53, &zone_id),
-        inventory::read(&deps.inventory, &scope)
-    );
-    let mut complete_listing = true;
-    if let Some(failure) = listing.failure.clone() {
-        if failure.is_unknown_zone() {
-            return Err(failure.into());
+impl<'a> Run<'a> {
+    fn new(deps: &'a Deps, invocation: Invocation) -> Self {
+        Run {
+            deps,
+            stop_at: invocation.stop_at(),
+            timings: Mutex::new(Timings::default()),
         }
-        report.errors.push(failure.to_string());
-        complete_listing = false;
     }
-    let apex = match &deps.config.zone {
-        ZoneSelector::Namespace(ns) => Some(ns.clone()),
-        ZoneSelector::Id(_) => listing.apex(),
-    };
-    let Some(apex) = apex else {
-        if complete_listing {
-            return Err(ZoneError::NoApex(zone_id).into());
-        }
-        return Ok(report);
-    };
-    let zone = Zone { id: zone_id, apex };
 
-    let mut owned = Vec::new();
-    let mut name_counts: HashMap<String, usize> = HashMap::new();
-    for set in &listing.records {
-        *name_counts.entry(set.name.clone()).or_default() += 1;
-        match records::classify(set, &zone.apex) {
-            Ok(o) => owned.push(o),
-            Err(why) => {
-                tracing::debug!(name = %set.name, rtype = %set.rtype, why = why.0, "foreign record")
+    fn timings(&self) -> Timings {
+        self.timings.lock().map(|t| *t).unwrap_or_default()
+    }
+
+    fn time(&self, phase: fn(&mut Timings) -> &mut u64, since: Instant) {
+        if let Ok(mut t) = self.timings.lock() {
+            *phase(&mut t) += u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
+        }
+    }
+
+    /// Lists and classifies the zone (records), filling the report's counts.
+    /// `Ok(None)`: the listing failed before the apex was known; `report.errors` says why.
+    async fn load_zone(&self, report: &mut Report) -> Result<Option<ZoneView>, HandlerError> {
+        let deps = self.deps;
+        let zone_id = deps.zone_id().await?;
+        report.hosted_zone_id = Some(zone_id.clone());
+        let since = Instant::now();
+        let listing = records::list_zone(&deps.route53, &zone_id).await;
+        self.time(|t| &mut t.listing_ms, since);
+        let mut complete = true;
+        if let Some(failure) = listing.failure.clone() {
+            if failure.is_unknown_zone() {
+                return Err(failure.into());
+            }
+            report.errors.push(failure.to_string());
+            complete = false;
+        }
+        let apex = match &deps.config.zone {
+            ZoneSelector::Namespace(ns) => Some(ns.clone()),
+            ZoneSelector::Id(_) => listing.apex(),
+        };
+        let Some(apex) = apex else {
+            if complete {
+                return Err(ZoneError::NoApex(zone_id).into());
+            }
+            return Ok(None);
+        };
+        let mut owned = Vec::new();
+        let mut name_counts: HashMap<String, usize> = HashMap::new();
+        for set in &listing.records {
+            *name_counts.entry(set.name.clone()).or_default() += 1;
+            match records::classify(set, &apex) {
+                Ok(o) => owned.push(o),
+                Err(why) => {
+                    tracing::debug!(name = %set.name, rtype = %set.rtype, why = why.0, "foreign record")
+                }
             }
         }
-    }
-    report.records = RecordCounts {
-        scanned: listing.records.len(),
-        owned: owned.len(),
-        foreign: listing.records.len() - owned.len(),
-    };
-
-    let hosts: BTreeSet<_> = owned
-        .iter()
-        .filter_map(|o| match &o.target {
-            records::Target::Srv { host, .. } | records::Target::Cname { host, .. } => {
-                Some(host.clone())
-            }
-            records::Target::HostA { .. } => None,
-        })
-        .collect();
-    inventory::resolve_hosts(&mut inventory, &hosts).await;
-    report
-        .errors
-        .extend(inventory.failures.iter().map(ToString::to_string));
-
-    // health → plan
-    let settings = deps.plan_settings();
-    let assessments = plan::assess(&owned, &inventory, &settings, SystemTime::now());
-    let endpoints = plan::endpoints(&assessments);
-    let check_stop = stop_at.map(|s| {
-        s.checked_sub(deps.health.settings().timeout * deps.health.settings().attempts)
-            .unwrap_or(s)
-    });
-    let health = deps
-        .health
-        .check_all(endpoints.iter().copied(), check_stop)
-        .await;
-    if health.len() < endpoints.len() {
-        report.complete = false;
-        report.errors.push(format!(
-            "deadline near: {} of {} endpoints were not checked; their records were kept",
-            endpoints.len() - health.len(),
-            endpoints.len()
-        ));
-    }
-    let complete_inventory = complete_listing && inventory.is_complete();
-    let plan = plan::decide(
-        &owned,
-        assessments,
-        &health,
-        complete_inventory,
-        &name_counts,
-        &settings,
-    );
-    if plan.guard.tripped {
-        tracing::error!(
-            negative = plan.guard.negative,
-            owned = plan.guard.owned,
-            limit_percent = plan.guard.limit_percent,
-            "mass-deletion guard tripped: no negative-evidence deletion made"
-        );
+        report.records = RecordCounts {
+            scanned: listing.records.len(),
+            owned: owned.len(),
+            foreign: listing.records.len() - owned.len(),
+        };
+        Ok(Some(ZoneView {
+            zone: Zone { id: zone_id, apex },
+            owned,
+            name_counts,
+            complete,
+        }))
     }
 
-    // apply
-    let deletions: Vec<_> = plan.deletions().collect();
-    let outcomes = if dry_run {
-        vec![WriteOutcome::Deleted; deletions.len()]
-    } else {
-        let sets: Vec<_> = deletions.iter().map(|p| p.record.set.clone()).collect();
-        apply::delete_records(&deps.route53, &zone.id, &sets, stop_at).await
-    };
-    if outcomes.contains(&WriteOutcome::Skipped) {
-        report.complete = false;
+    /// One full sweep (SPEC §3).
+    async fn sweep(&self, trigger: Trigger, dry_run: bool) -> Result<Report, HandlerError> {
+        let deps = self.deps;
+        let mut report = Report::new(trigger, dry_run, None);
+
+        // records ∥ inventory
+        let scope = deps.cluster_scope();
+        let inventory_read = async {
+            let since = Instant::now();
+            let inventory = inventory::read(&deps.inventory, &scope).await;
+            self.time(|t| &mut t.inventory_ms, since);
+            inventory
+        };
+        let (view, mut inventory) = tokio::join!(self.load_zone(&mut report), inventory_read);
+        let Some(view) = view? else {
+            return Ok(report);
+        };
+        let hosts: BTreeSet<_> = view
+            .owned
+            .iter()
+            .filter_map(|o| match &o.target {
+                records::Target::Srv { host, .. } | records::Target::Cname { host, .. } => {
+                    Some(host.clone())
+                }
+                records::Target::HostA { .. } => None,
+            })
+            .collect();
+        inventory::resolve_hosts(&mut inventory, &hosts).await;
         report
             .errors
-            .push("deadline near: some deletions were not attempted".to_string());
-    }
-    if deps.config.stop_unhealthy_tasks && !dry_run {
-        let tasks: Vec<_> = deletions
-            .iter()
-            .zip(&outcomes)
-            .filter(|(p, o)| {
-                p.decision == Decision::Delete(DeleteReason::Unhealthy)
-                    && **o == WriteOutcome::Deleted
-            })
-            .filter_map(|(p, _)| p.task.clone())
-            .collect();
-        let (stopped, errors) = apply::stop_tasks(&deps.inventory.ecs, &tasks).await;
-        report.stopped_tasks = stopped;
-        report.errors.extend(errors);
+            .extend(inventory.failures.iter().map(ToString::to_string));
+
+        // health → plan
+        let settings = deps.plan_settings();
+        let assessments = plan::assess(&view.owned, &inventory, &settings, SystemTime::now());
+        let endpoints = plan::endpoints(&assessments);
+        let health_settings = deps.health.settings();
+        let window = health_settings.timeout * health_settings.attempts;
+        let check_stop = self.stop_at.map(|s| s.checked_sub(window).unwrap_or(s));
+        let since = Instant::now();
+        let health = deps
+            .health
+            .check_all(endpoints.iter().copied(), check_stop)
+            .await;
+        self.time(|t| &mut t.health_ms, since);
+        if health.len() < endpoints.len() {
+            report.complete = false;
+            report.errors.push(format!(
+                "deadline near: {} of {} endpoints were not checked; their records were kept",
+                endpoints.len() - health.len(),
+                endpoints.len()
+            ));
+        }
+        let complete = view.complete && inventory.is_complete();
+        let plan = plan::decide(
+            &view.owned,
+            assessments,
+            &health,
+            complete,
+            &view.name_counts,
+            &settings,
+        );
+        if plan.guard.tripped {
+            tracing::error!(
+                negative = plan.guard.negative,
+                owned = plan.guard.owned,
+                limit_percent = plan.guard.limit_percent,
+                "mass-deletion guard tripped: no negative-evidence deletion made"
+            );
+        }
+        self.apply(&view.zone, &plan, dry_run, &mut report).await;
+        Ok(report)
     }
 
-    // report
-    report.record_plan(&plan, &outcomes);
-    Ok(report)
+    /// `ECS Task State Change` to STOPPED: delete the records of the task's
+    /// containers, after checking with ECS that the task is really stopped and that
+    /// no running task on its host backs them.
+    async fn task_stopped(
+        &self,
+        detail: &EcsTaskStateChange,
+        dry_run: bool,
+    ) -> Result<Report, HandlerError> {
+        let deps = self.deps;
+        let mut report = Report::new(Trigger::EcsTaskStopped, dry_run, None);
+        let since = Instant::now();
+        let (task, inventory) = inventory::read_around_task(
+            &deps.inventory,
+            &detail.cluster_arn,
+            &detail.task_arn,
+            detail.container_instance_arn.as_deref(),
+        )
+        .await;
+        self.time(|t| &mut t.inventory_ms, since);
+        if !inventory.is_complete() {
+            report
+                .errors
+                .extend(inventory.failures.iter().map(ToString::to_string));
+            report.complete = false;
+            return Ok(report);
+        }
+        if let Some(task) = task
+            .as_ref()
+            .filter(|t| t.desired_status != "STOPPED" && t.last_status != "STOPPED")
+        {
+            report.ignored = Some(format!(
+                "ECS reports task {} as {} (desired {}), not stopped: nothing deleted",
+                task.arn, task.last_status, task.desired_status
+            ));
+            return Ok(report);
+        }
+        let Some(view) = self.load_zone(&mut report).await? else {
+            return Ok(report);
+        };
+        let mut runtime_ids: Vec<String> = detail
+            .containers
+            .iter()
+            .filter_map(|c| c.runtime_id.clone())
+            .collect();
+        runtime_ids.extend(
+            task.iter()
+                .flat_map(|t| t.containers.iter().filter_map(|c| c.runtime_id.clone())),
+        );
+        let mut host_ports: Vec<u16> = detail
+            .containers
+            .iter()
+            .flat_map(|c| c.network_bindings.iter().filter_map(|b| b.host_port))
+            .collect();
+        host_ports.extend(task.iter().flat_map(|t| {
+            t.containers
+                .iter()
+                .flat_map(|c| c.bindings.iter().map(|b| b.host_port))
+        }));
+        let stopped = StoppedTask {
+            runtime_ids,
+            host: inventory
+                .instances
+                .first()
+                .and_then(|i| i.private_dns.clone()),
+            host_ports,
+        };
+        let plan =
+            plan::decide_task_stopped(&view.owned, &stopped, &inventory, &deps.plan_settings());
+        self.apply(&view.zone, &plan, dry_run, &mut report).await;
+        Ok(report)
+    }
+
+    /// `EC2 Instance State-change Notification` to a gone state: delete the records
+    /// that target the instance, after checking with EC2 that it is really gone.
+    ///
+    /// A terminated instance may no longer report its private address or DNS
+    /// name; then nothing ties records to it, and a full sweep decides instead.
+    async fn instance_gone(
+        &self,
+        instance_id: &str,
+        dry_run: bool,
+    ) -> Result<Report, HandlerError> {
+        let deps = self.deps;
+        let mut report = Report::new(Trigger::Ec2InstanceState, dry_run, None);
+        let since = Instant::now();
+        let inventory = inventory::read_instance(&deps.inventory, instance_id).await;
+        self.time(|t| &mut t.inventory_ms, since);
+        if !inventory.is_complete() {
+            report
+                .errors
+                .extend(inventory.failures.iter().map(ToString::to_string));
+            report.complete = false;
+            return Ok(report);
+        }
+        let Some(instance) = inventory.instances.iter().find(|i| i.id == instance_id) else {
+            report.ignored = Some(format!(
+                "EC2 does not know instance {instance_id}: nothing deleted"
+            ));
+            return Ok(report);
+        };
+        if !instance.state.is_gone() {
+            report.ignored = Some(format!(
+                "EC2 reports instance {instance_id} as {}: nothing deleted",
+                instance.state.as_str()
+            ));
+            return Ok(report);
+        }
+        if instance.private_ip.is_none() && instance.private_dns.is_none() {
+            tracing::info!(
+                instance_id,
+                "instance reports no address any more: sweeping instead"
+            );
+            return self.sweep(Trigger::Ec2InstanceState, dry_run).await;
+        }
+        let Some(view) = self.load_zone(&mut report).await? else {
+            return Ok(report);
+        };
+        let plan =
+            plan::decide_instance_gone(&view.owned, instance_id, &inventory, &deps.plan_settings());
+        self.apply(&view.zone, &plan, dry_run, &mut report).await;
+        Ok(report)
+    }
+
+    /// Writes the plan's deletions (apply), stops unhealthy tasks when asked, and
+    /// records the outcome in the report.
+    async fn apply(&self, zone: &Zone, plan: &Plan, dry_run: bool, report: &mut Report) {
+        let deps = self.deps;
+        let deletions: Vec<_> = plan.deletions().collect();
+        let since = Instant::now();
+        let outcomes = if dry_run {
+            vec![WriteOutcome::Deleted; deletions.len()]
+        } else {
+            let sets: Vec<_> = deletions.iter().map(|p| p.record.set.clone()).collect();
+            apply::delete_records(&deps.route53, &zone.id, &sets, self.stop_at).await
+        };
+        if outcomes.contains(&WriteOutcome::Skipped) {
+            report.complete = false;
+            report
+                .errors
+                .push("deadline near: some deletions were not attempted".to_string());
+        }
+        if deps.config.stop_unhealthy_tasks && !dry_run {
+            let tasks: Vec<_> = deletions
+                .iter()
+                .zip(&outcomes)
+                .filter(|(p, o)| {
+                    p.decision == Decision::Delete(DeleteReason::Unhealthy)
+                        && **o == WriteOutcome::Deleted
+                })
+                .filter_map(|(p, _)| p.task.clone())
+                .collect();
+            let (stopped, errors) = apply::stop_tasks(&deps.inventory.ecs, &tasks).await;
+            report.stopped_tasks = stopped;
+            report.errors.extend(errors);
+        }
+        self.time(|t| &mut t.apply_ms, since);
+        report.record_plan(plan, &outcomes);
+    }
 }

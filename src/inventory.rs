@@ -222,8 +222,10 @@ where
 /// Reads the estate: every EC2 instance, and the container instances, running tasks
 /// and task definitions of the swept clusters.
 pub async fn read(clients: &InventoryClients, scope: &ClusterScope) -> Inventory {
-    let (instances, ecs) =
-        tokio::join!(read_instances(&clients.ec2), read_ecs(&clients.ecs, scope));
+    let (instances, ecs) = tokio::join!(
+        describe_instances(&clients.ec2, InstanceQuery::All),
+        read_ecs(&clients.ecs, scope)
+    );
     let mut inventory = ecs;
     match instances {
         Ok(instances) => inventory.instances = instances,
@@ -238,12 +240,33 @@ pub async fn resolve_hosts(inventory: &mut Inventory, hosts: &BTreeSet<HostName>
     inventory.resolved = resolve_unknown_hosts(hosts, &inventory.instances).await;
 }
 
-async fn read_instances(ec2: &aws_sdk_ec2::Client) -> Result<Vec<Ec2Instance>, InventoryFailure> {
-    paginate("ec2:DescribeInstances", |token| async move {
-        let page = ec2
-            .describe_instances()
-            .max_results(EC2_PAGE)
-            .set_next_token(token)
+/// Which instances to describe.
+#[derive(Debug, Clone)]
+enum InstanceQuery {
+    All,
+    Id(String),
+    /// Instances holding this private address (or EC2 IP-based name) now.
+    Address(Ipv4Addr),
+}
+
+async fn describe_instances(
+    ec2: &aws_sdk_ec2::Client,
+    query: InstanceQuery,
+) -> Result<Vec<Ec2Instance>, InventoryFailure> {
+    use aws_sdk_ec2::types::Filter;
+    paginate("ec2:DescribeInstances", |token| async {
+        let request = ec2.describe_instances().set_next_token(token);
+        let request = match &query {
+            InstanceQuery::All => request.max_results(EC2_PAGE),
+            InstanceQuery::Id(id) => request.instance_ids(id),
+            InstanceQuery::Address(ip) => request.filters(
+                Filter::builder()
+                    .name("private-ip-address")
+                    .values(ip.to_string())
+                    .build(),
+            ),
+        };
+        let page = request
             .send()
             .await
             .map_err(|e| failure("ec2:DescribeInstances", e))?;
@@ -289,10 +312,17 @@ async fn read_ecs(ecs: &aws_sdk_ecs::Client, scope: &ClusterScope) -> Inventory 
         inventory.failures.append(&mut failures);
     }
 
+    describe_definitions(ecs, &mut inventory).await;
+    inventory
+}
+
+/// Describes each distinct task definition of the inventory's tasks once.
+async fn describe_definitions(ecs: &aws_sdk_ecs::Client, inventory: &mut Inventory) {
     let definitions: BTreeSet<String> = inventory
         .tasks
         .iter()
         .filter_map(|t| t.task_definition_arn.clone())
+        .filter(|arn| !inventory.task_definitions.contains_key(arn))
         .collect();
     let described: Vec<_> = stream::iter(definitions)
         .map(|arn| async move {
@@ -310,7 +340,6 @@ async fn read_ecs(ecs: &aws_sdk_ecs::Client, scope: &ClusterScope) -> Inventory 
             Err(f) => inventory.failures.push(f),
         }
     }
-    inventory
 }
 
 async fn list_clusters(ecs: &aws_sdk_ecs::Client) -> Result<Vec<String>, InventoryFailure> {
@@ -339,7 +368,7 @@ async fn read_cluster(
     let mut failures = Vec::new();
     let (instance_arns, task_arns) = tokio::join!(
         list_container_instances(ecs, cluster),
-        list_tasks(ecs, cluster)
+        list_tasks(ecs, cluster, None)
     );
     let mut container_instances = Vec::new();
     match instance_arns {
@@ -358,24 +387,36 @@ async fn read_cluster(
         }
         Err(f) => failures.push(f),
     }
-    let mut tasks = Vec::new();
-    match task_arns {
-        Ok(arns) => {
-            let batches = join_all(
-                arns.chunks(DESCRIBE_BATCH)
-                    .map(|batch| describe_tasks(ecs, cluster, batch.to_vec())),
-            )
-            .await;
-            for batch in batches {
-                match batch {
-                    Ok(mut t) => tasks.append(&mut t),
-                    Err(f) => failures.push(f),
-                }
-            }
+    let tasks = match task_arns {
+        Ok(arns) => describe_all_tasks(ecs, cluster, &arns, &mut failures).await,
+        Err(f) => {
+            failures.push(f);
+            Vec::new()
         }
-        Err(f) => failures.push(f),
-    }
+    };
     (container_instances, tasks, failures)
+}
+
+/// Describes `arns` in batches of [`DESCRIBE_BATCH`], all at once.
+async fn describe_all_tasks(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    arns: &[String],
+    failures: &mut Vec<InventoryFailure>,
+) -> Vec<Task> {
+    let batches = join_all(
+        arns.chunks(DESCRIBE_BATCH)
+            .map(|batch| describe_tasks(ecs, cluster, batch.to_vec())),
+    )
+    .await;
+    let mut tasks = Vec::new();
+    for batch in batches {
+        match batch {
+            Ok(mut t) => tasks.append(&mut t),
+            Err(f) => failures.push(f),
+        }
+    }
+    tasks
 }
 
 async fn list_container_instances(
@@ -408,6 +449,7 @@ async fn list_container_instances(
 async fn list_tasks(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
+    container_instance: Option<&str>,
 ) -> Result<Vec<String>, InventoryFailure> {
     let call = format!("ecs:ListTasks cluster={cluster}");
     paginate(&call, |token| {
@@ -416,6 +458,7 @@ async fn list_tasks(
             let page = ecs
                 .list_tasks()
                 .cluster(cluster)
+                .set_container_instance(container_instance.map(String::from))
                 .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
                 .max_results(LIST_PAGE)
                 .set_next_token(token)
@@ -605,6 +648,94 @@ async fn describe_task_definition(
             })
             .collect(),
     })
+}
+
+/// The state around one task now, for an `ECS Task State Change` event: the task
+/// as ECS describes it (`None` when ECS no longer knows it), and the container
+/// instance it ran on with its EC2 instance, running tasks and their definitions.
+pub async fn read_around_task(
+    clients: &InventoryClients,
+    cluster: &str,
+    task_arn: &str,
+    container_instance_hint: Option<&str>,
+) -> (Option<Task>, Inventory) {
+    let ecs = &clients.ecs;
+    let mut inventory = Inventory::default();
+    let task = match describe_tasks(ecs, cluster, vec![task_arn.to_string()]).await {
+        Ok(mut tasks) => tasks.pop(),
+        Err(f) => {
+            inventory.failures.push(f);
+            return (None, inventory);
+        }
+    };
+    let ci_arn = task
+        .as_ref()
+        .and_then(|t| t.container_instance_arn.clone())
+        .or_else(|| container_instance_hint.map(String::from));
+    let Some(ci_arn) = ci_arn else {
+        return (task, inventory);
+    };
+    match describe_container_instances(ecs, cluster, vec![ci_arn.clone()]).await {
+        Ok(cis) => inventory.container_instances = cis,
+        Err(f) => inventory.failures.push(f),
+    }
+    let ec2_id = inventory
+        .container_instances
+        .first()
+        .and_then(|ci| ci.ec2_instance_id.clone());
+    let (instances, arns) = tokio::join!(
+        async {
+            match ec2_id {
+                Some(id) => describe_instances(&clients.ec2, InstanceQuery::Id(id)).await,
+                None => Ok(Vec::new()),
+            }
+        },
+        list_tasks(ecs, cluster, Some(&ci_arn))
+    );
+    match instances {
+        Ok(i) => inventory.instances = i,
+        Err(f) => inventory.failures.push(f),
+    }
+    match arns {
+        Ok(arns) => {
+            let mut failures = Vec::new();
+            inventory.tasks = describe_all_tasks(ecs, cluster, &arns, &mut failures).await;
+            inventory.failures.append(&mut failures);
+        }
+        Err(f) => inventory.failures.push(f),
+    }
+    describe_definitions(ecs, &mut inventory).await;
+    (task, inventory)
+}
+
+/// The state of one instance now, for an `EC2 Instance State-change Notification`:
+/// the instance, and any other instance that holds its private address now.
+pub async fn read_instance(clients: &InventoryClients, instance_id: &str) -> Inventory {
+    let mut inventory = Inventory::default();
+    match describe_instances(&clients.ec2, InstanceQuery::Id(instance_id.to_string())).await {
+        Ok(found) => inventory.instances = found,
+        Err(f) => {
+            inventory.failures.push(f);
+            return inventory;
+        }
+    }
+    let address = inventory
+        .instances
+        .iter()
+        .find(|i| i.id == instance_id)
+        .and_then(|i| {
+            i.private_ip
+                .or_else(|| i.private_dns.as_ref()?.embedded_ip())
+        });
+    if let Some(ip) = address {
+        match describe_instances(&clients.ec2, InstanceQuery::Address(ip)).await {
+            Ok(holders) => inventory
+                .instances
+                .extend(holders.into_iter().filter(|h| h.id != instance_id)),
+            Err(f) => inventory.failures.push(f),
+        }
+    }
+    inventory
 }
 
 /// How long a DNS lookup of a custom host name may take.

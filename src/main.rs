@@ -18,6 +18,9 @@ use serde_json::Value;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Log only errors (RUST_LOG, when set, decides instead).
+    #[arg(long, short, global = true)]
+    quiet: bool,
 }
 
 #[derive(Subcommand)]
@@ -41,7 +44,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(cli.command.is_none(), cli.quiet);
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -130,7 +133,12 @@ async fn lambda(deps: Deps) -> ExitCode {
             deadline,
             force_dry_run: false,
         };
-        handler::handle(deps, &event.payload, invocation).await
+        let report = handler::handle(deps, &event.payload, invocation).await?;
+        let now_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        println!("{}", report.emf_line(now_ms));
+        Ok::<_, handler::HandlerError>(report)
     }))
     .await;
     match result {
@@ -142,14 +150,24 @@ async fn lambda(deps: Deps) -> ExitCode {
     }
 }
 
-/// Logs go to stderr as JSON lines (Lambda's JSON log format); `RUST_LOG` filters.
-fn init_logging() {
+/// Logs go to stderr: JSON lines in Lambda (fit for Lambda's JSON log format),
+/// plain lines on the command line, whose stdout is the report. `RUST_LOG`
+/// filters; without it, `info`, or `error` with `--quiet`.
+fn init_logging(lambda: bool, quiet: bool) {
+    let default = if quiet { "error" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_current_span(false)
-        .init();
+        .with_writer(std::io::stderr);
+    if lambda {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.with_ansi(false).init();
+    }
 }

@@ -577,5 +577,139 @@ fn protect_last_records(items: &mut [Planned], name_counts: &HashMap<String, usi
     }
 }
 
+/// What an `ECS Task State Change` to STOPPED says about one task (SPEC §4).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoppedTask {
+    /// Container ids of the task's containers, as the event or ECS reports them.
+    pub runtime_ids: Vec<String>,
+    /// The private DNS name of the task's host, when known.
+    pub host: Option<HostName>,
+    /// Host ports the task's containers were bound to.
+    pub host_ports: Vec<u16>,
+}
+
+/// The plain target of a record, without a declared port (events do not need one).
+fn plain_target(record: &OwnedRecord) -> String {
+    match &record.target {
+        Target::Srv { host, port, .. } => format!("{host}:{port}"),
+        Target::Cname { host, .. } => host.to_string(),
+        Target::HostA { ip } => ip.to_string(),
+    }
+}
+
+fn event_plan(items: Vec<Planned>, owned: usize, settings: &PlanSettings) -> Plan {
+    Plan {
+        items,
+        guard: Guard {
+            tripped: false,
+            limit_percent: settings.max_delete_percent,
+            negative: 0,
+            owned,
+        },
+    }
+}
+
+/// The records of a stopped task: those whose container id matches one of its
+/// containers' runtime ids, and SRV records on its host and host ports that carry
+/// no container id (or when the event reports none). Events come at least once and
+/// out of order, so each is re-checked against `inventory` (the task's container
+/// instance now): a record that a running task backs — a replacement on the same
+/// host port, say — is kept.
+pub fn decide_task_stopped(
+    records: &[OwnedRecord],
+    stopped: &StoppedTask,
+    inventory: &Inventory,
+    settings: &PlanSettings,
+) -> Plan {
+    let estate = Estate::new(inventory);
+    let running: Vec<&Task> = inventory
+        .container_instances
+        .iter()
+        .filter_map(|ci| estate.tasks.get(ci.arn.as_str()))
+        .flatten()
+        .copied()
+        .collect();
+    let matches = |record: &OwnedRecord| {
+        let container = match &record.target {
+            Target::Srv { container, .. } => container.as_ref(),
+            Target::Cname { container, .. } => Some(container),
+            Target::HostA { .. } => return false,
+        };
+        let by_id = container.is_some_and(|c| stopped.runtime_ids.iter().any(|r| c.matches(r)));
+        let by_port = match &record.target {
+            Target::Srv {
+                host,
+                port,
+                container,
+            } => {
+                (container.is_none() || stopped.runtime_ids.is_empty())
+                    && stopped.host.as_ref() == Some(host)
+                    && stopped.host_ports.contains(port)
+            }
+            _ => false,
+        };
+        by_id || by_port
+    };
+    let items = records
+        .iter()
+        .filter(|r| matches(r))
+        .map(|record| {
+            let decision = match backing(record, &running, &estate) {
+                Some(_) => Decision::Keep(KeepReason::Healthy),
+                None => Decision::Delete(DeleteReason::TaskStopped),
+            };
+            Planned {
+                record: record.clone(),
+                target: plain_target(record),
+                decision,
+                task: None,
+                detail: None,
+            }
+        })
+        .collect();
+    event_plan(items, records.len(), settings)
+}
+
+/// The records whose target is `instance_id`, which EC2 reports gone. A record
+/// whose name or address another live instance holds now is not the gone
+/// instance's any more and is left alone.
+pub fn decide_instance_gone(
+    records: &[OwnedRecord],
+    instance_id: &str,
+    inventory: &Inventory,
+    settings: &PlanSettings,
+) -> Plan {
+    let estate = Estate::new(inventory);
+    let Some(gone) = inventory.instances.iter().find(|i| i.id == instance_id) else {
+        return event_plan(Vec::new(), records.len(), settings);
+    };
+    let targets_gone = |record: &OwnedRecord| match &record.target {
+        Target::HostA { ip } => gone.private_ip == Some(*ip),
+        Target::Srv { host, .. } | Target::Cname { host, .. } => {
+            gone.private_dns.as_ref() == Some(host)
+                || (gone.private_ip.is_some() && host.embedded_ip() == gone.private_ip)
+        }
+    };
+    let holder_is_gone = |record: &OwnedRecord| {
+        let holder = match &record.target {
+            Target::HostA { ip } => estate.instance_for_ip(*ip),
+            Target::Srv { host, .. } | Target::Cname { host, .. } => estate.instance_for_host(host),
+        };
+        holder.is_none_or(|i| i.state.is_gone())
+    };
+    let items = records
+        .iter()
+        .filter(|r| targets_gone(r) && holder_is_gone(r))
+        .map(|record| Planned {
+            record: record.clone(),
+            target: plain_target(record),
+            decision: Decision::Delete(DeleteReason::InstanceGone),
+            task: None,
+            detail: None,
+        })
+        .collect();
+    event_plan(items, records.len(), settings)
+}
+
 #[cfg(test)]
 mod tests;

@@ -152,6 +152,109 @@ impl Report {
     }
 }
 
+/// Where an invocation's time went, for the summary log line (not the report).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Timings {
+    pub listing_ms: u64,
+    pub inventory_ms: u64,
+    pub health_ms: u64,
+    pub apply_ms: u64,
+}
+
+impl Report {
+    fn count_by_reason(list: &[ReportedRecord]) -> BTreeMap<&str, usize> {
+        let mut counts = BTreeMap::new();
+        for r in list {
+            *counts.entry(r.reason.as_str()).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Logs one line per deletion and one summary line for the invocation.
+    pub fn log(&self, timings: &Timings) {
+        for d in &self.deleted {
+            tracing::info!(
+                name = %d.name, r#type = %d.rtype, set_identifier = d.set_identifier.as_deref().unwrap_or(""),
+                target = %d.target, reason = %d.reason, dry_run = self.dry_run,
+                "{}", if self.dry_run { "would delete record" } else { "deleted record" }
+            );
+        }
+        let deleted =
+            serde_json::to_string(&Self::count_by_reason(&self.deleted)).unwrap_or_default();
+        let held = serde_json::to_string(&Self::count_by_reason(&self.held)).unwrap_or_default();
+        let kept = serde_json::to_string(&self.kept).unwrap_or_default();
+        tracing::info!(
+            trigger = self.trigger.as_str(),
+            dry_run = self.dry_run,
+            complete = self.complete,
+            ignored = self.ignored.as_deref().unwrap_or(""),
+            scanned = self.records.scanned,
+            owned = self.records.owned,
+            foreign = self.records.foreign,
+            kept = %kept,
+            deleted = %deleted,
+            held = %held,
+            guard_tripped = self.guard.tripped,
+            errors = self.errors.len(),
+            duration_ms = self.duration_ms,
+            listing_ms = timings.listing_ms,
+            inventory_ms = timings.inventory_ms,
+            health_ms = timings.health_ms,
+            apply_ms = timings.apply_ms,
+            "sweep summary"
+        );
+    }
+
+    /// The invocation's metrics as one CloudWatch Embedded Metric Format line
+    /// (namespace `EcsDnsReaper`): CloudWatch extracts them from the log stream, so
+    /// metrics cost no API call. Deleted and held counts carry a `Reason` dimension.
+    pub fn emf_line(&self, timestamp_ms: u64) -> String {
+        let metric = |name: &str, unit: &str| serde_json::json!({"Name": name, "Unit": unit});
+        let mut lines = Vec::new();
+        let base = serde_json::json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": "EcsDnsReaper",
+                    "Dimensions": [[]],
+                    "Metrics": [
+                        metric("RecordsScanned", "Count"),
+                        metric("RecordsOwned", "Count"),
+                        metric("GuardTripped", "Count"),
+                        metric("SweepDuration", "Milliseconds"),
+                    ],
+                }],
+            },
+            "Trigger": self.trigger.as_str(),
+            "RecordsScanned": self.records.scanned,
+            "RecordsOwned": self.records.owned,
+            "GuardTripped": u8::from(self.guard.tripped),
+            "SweepDuration": self.duration_ms,
+        });
+        lines.push(base.to_string());
+        for (metric_name, list) in [("Deleted", &self.deleted), ("Held", &self.held)] {
+            for (reason, count) in Self::count_by_reason(list) {
+                lines.push(
+                    serde_json::json!({
+                        "_aws": {
+                            "Timestamp": timestamp_ms,
+                            "CloudWatchMetrics": [{
+                                "Namespace": "EcsDnsReaper",
+                                "Dimensions": [["Reason"]],
+                                "Metrics": [metric(metric_name, "Count")],
+                            }],
+                        },
+                        "Reason": reason,
+                        metric_name: count,
+                    })
+                    .to_string(),
+                );
+            }
+        }
+        lines.join("\n")
+    }
+}
+
 fn entry(p: &Planned, reason: &str, decided: Option<&str>) -> ReportedRecord {
     ReportedRecord {
         name: p.record.set.name.clone(),

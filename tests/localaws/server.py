@@ -32,12 +32,14 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 import control  # noqa: E402
+import ec2_patches  # noqa: E402
 import ecs_patches  # noqa: E402
 import r53_patches  # noqa: E402
 
 
 def build_app() -> control.LocalAws:
     r53_patches.install()
+    ec2_patches.install()
     ecs_patches.install()
     return control.LocalAws(DomainDispatcherApplication(create_backend_app))
 
