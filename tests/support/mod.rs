@@ -3,6 +3,8 @@
 //! records.
 #![allow(dead_code)]
 
+pub mod demo;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -108,6 +110,22 @@ impl LocalAws {
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
+    /// Seeds moto's random ids: the same calls in the same order then yield the
+    /// same instance ids, ARNs and container ids.
+    pub async fn seed(&self, seed: u64) {
+        let response = self
+            .http
+            .post(format!("{}/moto-api/seed?a={seed}", self.url))
+            .send()
+            .await
+            .expect("seed moto");
+        assert!(
+            response.status().is_success(),
+            "seed: {}",
+            response.status()
+        );
+    }
+
     /// Injects faults (see tests/localaws/README.md).
     pub async fn faults(&self, faults: Value) {
         self.control(reqwest::Method::POST, "faults", json!({ "faults": faults }))
@@ -195,6 +213,7 @@ pub struct Host {
 pub struct StartedTask {
     pub arn: String,
     pub cluster: String,
+    pub container_instance_arn: String,
     pub runtime_id: String,
     /// Host port of container port 80 (the SRV service).
     pub host_port: u16,
@@ -203,8 +222,19 @@ pub struct StartedTask {
 }
 
 /// Each estate gets its own 127.N.0.0/16 so tests running at once never share a
-/// listener address.
-static NEXT_NET: AtomicU8 = AtomicU8::new(20);
+/// listener address: each test binary counts up from its own base (several test
+/// binaries may run at once), up to 40 estates each.
+static NEXT_NET: AtomicU8 = AtomicU8::new(0);
+
+fn net_base() -> u8 {
+    match env!("CARGO_CRATE_NAME") {
+        "sweep" => 20,
+        "events" => 60,
+        "runtime" => 100,
+        "reliability" => 140,
+        _ => 180,
+    }
+}
 
 /// An estate on the local AWS: VPC, private hosted zone, ECS clusters, EC2
 /// instances on loopback addresses, tasks, their records and listeners.
@@ -225,8 +255,14 @@ pub struct Estate<'a> {
 
 impl<'a> Estate<'a> {
     pub async fn new(aws: &'a LocalAws, apex: &str) -> Estate<'a> {
-        let net = NEXT_NET.fetch_add(1, Ordering::SeqCst);
-        assert!(net < 250, "too many estates in one test binary");
+        let n = NEXT_NET.fetch_add(1, Ordering::SeqCst);
+        assert!(n < 40, "too many estates in one test binary");
+        let net = net_base() + n;
+        Self::with_net(aws, apex, net).await
+    }
+
+    /// An estate on 127.`net`.0.0/16 (below 20: reserved for fixed estates).
+    pub async fn with_net(aws: &'a LocalAws, apex: &str, net: u8) -> Estate<'a> {
         let ec2 = aws.ec2();
         let vpc = ec2
             .create_vpc()
@@ -445,6 +481,10 @@ impl<'a> Estate<'a> {
         let started = StartedTask {
             arn: task.task_arn().expect("task arn").to_string(),
             cluster: cluster.clone(),
+            container_instance_arn: host
+                .container_instance_arn
+                .clone()
+                .expect("container instance"),
             runtime_id: container.runtime_id().expect("runtime id").to_string(),
             host_port: host_port(container, 80),
             www_port: host_port(container, 81),
@@ -804,6 +844,20 @@ async fn serve(listener: TcpListener, behaviour: Behaviour) {
     }
 }
 
+/// The built `ecs-dns-reaper`: Cargo names it for integration tests; an example
+/// finds it beside its own directory (`target/<profile>/examples/..`).
+pub fn binary() -> PathBuf {
+    if let Some(path) = option_env!("CARGO_BIN_EXE_ecs-dns-reaper") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("target/<profile>");
+    profile_dir.join("ecs-dns-reaper")
+}
+
 /// Runs the real binary with `args` and `env`; returns (exit code, stdout, stderr).
 pub fn run_binary(
     args: &[&str],
@@ -811,7 +865,7 @@ pub fn run_binary(
     stdin: Option<&str>,
 ) -> (i32, String, String) {
     use std::io::Write;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecs-dns-reaper"));
+    let mut cmd = Command::new(binary());
     cmd.args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

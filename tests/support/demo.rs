@@ -1,0 +1,316 @@
+//! The demo estate: small and realistic, built the same way every time (moto is
+//! seeded), so the sample events in `events/` name its real ids. `make demo`
+//! sweeps it; `tests/events.rs` proves each sample event against it.
+
+use std::time::Duration;
+
+use aws_sdk_route53::types::RrType;
+use serde_json::{json, Value};
+
+use super::{record, Behaviour, Estate, LocalAws, StartedTask};
+
+pub const SEED: u64 = 2026;
+pub const NET: u8 = 10;
+pub const APEX: &str = "servicediscovery.internal";
+const HOUR: Duration = Duration::from_secs(3600);
+const TIME: &str = "2026-11-22T06:00:00Z";
+const ACCOUNT: &str = "123456789012";
+
+/// What the demo built, for the sample events and their tests.
+pub struct Demo<'a> {
+    pub estate: Estate<'a>,
+    /// web host 1: healthy tasks (one also has a CNAME), one answering 500.
+    pub live_host: usize,
+    /// web host 3: terminated after its records were written; still answers.
+    pub terminated_host: usize,
+    /// A healthy running task on the live host.
+    pub running_task: StartedTask,
+    /// batch tasks stopped while their records stayed behind.
+    pub stopped_task: StartedTask,
+    pub stopped_task_no_runtime_id: StartedTask,
+}
+
+/// Builds the demo estate on `aws` (which must be fresh: the ids depend on it).
+///
+/// - cluster `web`: host 1 with two healthy `calc` tasks (SRV, one also a
+///   `calc-www` CNAME) and one answering HTTP 500; host 2 with a healthy task, a
+///   hung one (accepts, never answers) and one started 10 s ago (grace); host 3
+///   with two healthy tasks, terminated although its listeners still answer;
+/// - cluster `batch`: one host with two healthy `report` tasks and two stopped
+///   ones whose records were left behind;
+/// - cluster `edge`: empty;
+/// - a running instance in no cluster, with a `metrics` record (out of scope);
+/// - two `legacy` records on hosts that do not exist;
+/// - each host's A record, a TXT and an MX record (foreign).
+pub async fn build(aws: &LocalAws) -> Demo<'_> {
+    aws.seed(SEED).await;
+    let mut e = Estate::with_net(aws, APEX, NET).await;
+    let web = e.cluster("web").await;
+    let batch = e.cluster("batch").await;
+    e.cluster("edge").await;
+
+    let h1 = e.host(Some(&web), 1, 11).await;
+    let h2 = e.host(Some(&web), 1, 12).await;
+    let h3 = e.host(Some(&web), 1, 13).await;
+    let h4 = e.host(Some(&batch), 2, 21).await;
+    let h5 = e.host(None, 3, 31).await;
+    for h in [h1, h2, h4, h5] {
+        e.host_a(h, Some(("kept", "healthy")));
+    }
+    e.host_a(h3, Some(("deleted", "instance-gone")));
+
+    let running_task = e.task(h1, "calc", HOUR, Behaviour::Healthy).await;
+    e.srv("calc", h1, &running_task, Some(("kept", "healthy")));
+    e.cname("calc", h1, &running_task, Some(("kept", "healthy")));
+    let t = e.task(h1, "calc", HOUR, Behaviour::Healthy).await;
+    e.srv("calc", h1, &t, Some(("kept", "healthy")));
+    let t = e.task(h1, "calc", HOUR, Behaviour::Http500).await;
+    e.srv("calc", h1, &t, Some(("deleted", "unhealthy")));
+
+    let t = e.task(h2, "calc", HOUR, Behaviour::Healthy).await;
+    e.srv("calc", h2, &t, Some(("kept", "healthy")));
+    let t = e.task(h2, "calc", HOUR, Behaviour::Hang).await;
+    e.srv("calc", h2, &t, Some(("deleted", "unhealthy")));
+    let t = e
+        .task(h2, "calc", Duration::from_secs(10), Behaviour::Closed)
+        .await;
+    e.srv("calc", h2, &t, Some(("kept", "grace")));
+
+    for _ in 0..2 {
+        let t = e.task(h3, "calc", HOUR, Behaviour::Healthy).await;
+        e.srv("calc", h3, &t, Some(("deleted", "instance-gone")));
+    }
+
+    for _ in 0..2 {
+        let t = e.task(h4, "report", HOUR, Behaviour::Healthy).await;
+        e.srv("report", h4, &t, Some(("kept", "healthy")));
+    }
+    let stopped_task = e.task(h4, "report", HOUR, Behaviour::Closed).await;
+    e.srv("report", h4, &stopped_task, Some(("deleted", "task-gone")));
+    let stopped_task_no_runtime_id = e.task(h4, "report", HOUR, Behaviour::Closed).await;
+    let h4_dns = e.hosts[h4].dns.clone();
+    e.srv_raw(
+        "report",
+        &h4_dns,
+        stopped_task_no_runtime_id.host_port,
+        None,
+        Some(("deleted", "task-gone")),
+    );
+
+    let h5_dns = e.hosts[h5].dns.clone();
+    e.srv_raw(
+        "metrics",
+        &h5_dns,
+        9100,
+        Some("00000000a1b2c3d4"),
+        Some(("kept", "out-of-scope")),
+    );
+    e.srv_raw(
+        "legacy",
+        &format!("ip-127-{NET}-9-1.ec2.internal"),
+        8080,
+        None,
+        Some(("held", "last-record")),
+    );
+    e.srv_raw(
+        "legacy",
+        &format!("ip-127-{NET}-9-2.ec2.internal"),
+        8080,
+        None,
+        Some(("deleted", "host-unknown")),
+    );
+
+    e.raw(
+        record(
+            &format!("{APEX}."),
+            RrType::Txt,
+            None,
+            None,
+            &["\"owner=platform-team\""],
+        ),
+        None,
+    );
+    e.raw(
+        record(
+            &format!("mail.{APEX}."),
+            RrType::Mx,
+            None,
+            None,
+            &["10 mx.example.com."],
+        ),
+        None,
+    );
+    e.commit().await;
+
+    e.stop_task(&stopped_task).await;
+    e.stop_task(&stopped_task_no_runtime_id).await;
+    e.terminate(h3).await;
+
+    Demo {
+        estate: e,
+        live_host: h1,
+        terminated_host: h3,
+        running_task,
+        stopped_task,
+        stopped_task_no_runtime_id,
+    }
+}
+
+fn eventbridge(
+    source: &str,
+    detail_type: &str,
+    id: &str,
+    resources: Vec<String>,
+    detail: Value,
+) -> Value {
+    json!({
+        "version": "0",
+        "id": id,
+        "detail-type": detail_type,
+        "source": source,
+        "account": ACCOUNT,
+        "time": TIME,
+        "region": "us-east-1",
+        "resources": resources,
+        "detail": detail,
+    })
+}
+
+fn task_event(task: &StartedTask, last_status: &str, with_runtime_id: bool, id: &str) -> Value {
+    let cluster_arn = format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/{}", task.cluster);
+    let task_definition = format!(
+        "arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/{}:1",
+        if task.cluster == "batch" {
+            "report"
+        } else {
+            "calc"
+        }
+    );
+    let mut container = json!({
+        "containerArn": format!("arn:aws:ecs:us-east-1:{ACCOUNT}:container/{}/{}", task.cluster, task.arn.rsplit('/').next().unwrap_or_default()),
+        "lastStatus": last_status,
+        "name": "app",
+        "taskArn": task.arn,
+        "networkBindings": [
+            {"bindIP": "0.0.0.0", "containerPort": 80, "hostPort": task.host_port, "protocol": "tcp"},
+            {"bindIP": "0.0.0.0", "containerPort": 81, "hostPort": task.www_port, "protocol": "tcp"},
+        ],
+    });
+    if with_runtime_id {
+        container["runtimeId"] = json!(task.runtime_id);
+        if last_status == "STOPPED" {
+            container["exitCode"] = json!(137);
+        }
+    }
+    let stopped = last_status == "STOPPED";
+    let mut detail = json!({
+        "clusterArn": cluster_arn,
+        "containerInstanceArn": task.container_instance_arn,
+        "containers": [container],
+        "createdAt": "2026-11-22T05:00:00.000Z",
+        "desiredStatus": last_status,
+        "group": format!("family:{}", task_definition.rsplit('/').next().unwrap_or_default().split(':').next().unwrap_or_default()),
+        "launchType": "EC2",
+        "lastStatus": last_status,
+        "startedAt": "2026-11-22T05:00:01.000Z",
+        "taskArn": task.arn,
+        "taskDefinitionArn": task_definition,
+        "updatedAt": TIME,
+        "version": if stopped { 5 } else { 2 },
+    });
+    if stopped {
+        detail["stoppedAt"] = json!(TIME);
+        detail["stoppedReason"] = json!("Task stopped by user");
+        detail["stopCode"] = json!("UserInitiated");
+    }
+    eventbridge(
+        "aws.ecs",
+        "ECS Task State Change",
+        id,
+        vec![task.arn.clone()],
+        detail,
+    )
+}
+
+fn instance_event(demo: &Demo, h: usize, state: &str, id: &str) -> Value {
+    let instance = &demo.estate.hosts[h].instance_id;
+    eventbridge(
+        "aws.ec2",
+        "EC2 Instance State-change Notification",
+        id,
+        vec![format!(
+            "arn:aws:ec2:us-east-1:{ACCOUNT}:instance/{instance}"
+        )],
+        json!({"instance-id": instance, "state": state}),
+    )
+}
+
+/// The sample events of `events/`, by file name, for this demo estate.
+pub fn events(demo: &Demo) -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "scheduled.json",
+            json!({
+                "version": "0",
+                "id": "3e3c153a-8339-4e30-8c35-687ebef853fe",
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": ACCOUNT,
+                "time": TIME,
+                "region": "us-east-1",
+                "resources": [format!("arn:aws:events:us-east-1:{ACCOUNT}:rule/ecs-dns-reaper-schedule")],
+                "detail": {},
+            }),
+        ),
+        ("manual-sweep.json", json!({"action": "sweep"})),
+        (
+            "manual-dry-run.json",
+            json!({"action": "sweep", "dry_run": true}),
+        ),
+        (
+            "ecs-task-stopped.json",
+            task_event(
+                &demo.stopped_task,
+                "STOPPED",
+                true,
+                "6c1a7d2e-5b0e-4f1a-9d43-1f4c0f7e2a01",
+            ),
+        ),
+        (
+            "ecs-task-stopped-no-runtime-id.json",
+            task_event(
+                &demo.stopped_task_no_runtime_id,
+                "STOPPED",
+                false,
+                "6c1a7d2e-5b0e-4f1a-9d43-1f4c0f7e2a02",
+            ),
+        ),
+        (
+            "ecs-task-running.json",
+            task_event(
+                &demo.running_task,
+                "RUNNING",
+                true,
+                "6c1a7d2e-5b0e-4f1a-9d43-1f4c0f7e2a03",
+            ),
+        ),
+        (
+            "ec2-terminated.json",
+            instance_event(
+                demo,
+                demo.terminated_host,
+                "terminated",
+                "9a0f1c52-2f3b-4c55-8e1e-6d7f0b1c2d01",
+            ),
+        ),
+        (
+            "ec2-running.json",
+            instance_event(
+                demo,
+                demo.live_host,
+                "running",
+                "9a0f1c52-2f3b-4c55-8e1e-6d7f0b1c2d02",
+            ),
+        ),
+    ]
+}
