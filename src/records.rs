@@ -794,6 +794,89 @@ mod tests {
         assert!(HostName::parse("").is_none());
     }
 
+    /// moto cannot be made to repeat a page or return a cursor that does not move:
+    /// these paths run against aws-smithy-mocks.
+    mod listing {
+        use super::*;
+        use aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSetsOutput;
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+        fn page(
+            sets: &[RecordSet],
+            next: Option<(&str, &str, &str)>,
+        ) -> ListResourceRecordSetsOutput {
+            let mut out = ListResourceRecordSetsOutput::builder()
+                .set_resource_record_sets(Some(sets.iter().map(|s| to_sdk(s).unwrap()).collect()))
+                .is_truncated(next.is_some())
+                .max_items(300);
+            if let Some((name, rtype, id)) = next {
+                out = out
+                    .next_record_name(name)
+                    .next_record_type(RrType::from(rtype))
+                    .next_record_identifier(id);
+            }
+            out.build().unwrap()
+        }
+
+        fn srv(i: u32) -> RecordSet {
+            set(
+                "calc.sd.internal.",
+                "SRV",
+                Some(&format!("h:{i:012}")),
+                Some(1),
+                &["1 1 80 h"],
+            )
+        }
+
+        #[tokio::test]
+        async fn duplicated_items_across_pages_are_kept_once() {
+            let (a, b, c) = (srv(1), srv(2), srv(3));
+            let p1 = page(
+                &[a.clone(), b.clone()],
+                Some(("calc.sd.internal.", "SRV", "h:000000000002")),
+            );
+            let p2 = page(&[b.clone(), c.clone()], None);
+            let first = mock!(Client::list_resource_record_sets)
+                .match_requests(|r| r.start_record_name().is_none())
+                .then_output(move || p1.clone());
+            let second = mock!(Client::list_resource_record_sets)
+                .match_requests(|r| r.start_record_identifier() == Some("h:000000000002"))
+                .then_output(move || p2.clone());
+            let client = mock_client!(aws_sdk_route53, RuleMode::MatchAny, [&first, &second]);
+            let listing = list_zone(&client, "Z1").await;
+            assert_eq!(listing.failure, None);
+            assert_eq!(listing.records, vec![a, b, c]);
+            assert_eq!(listing.pages, 2);
+        }
+
+        #[tokio::test]
+        async fn a_cursor_that_does_not_advance_stops_with_an_error() {
+            let p = page(
+                &[srv(1)],
+                Some(("calc.sd.internal.", "SRV", "h:000000000009")),
+            );
+            let stuck = mock!(Client::list_resource_record_sets).then_output(move || p.clone());
+            let client = mock_client!(aws_sdk_route53, RuleMode::MatchAny, [&stuck]);
+            let listing = list_zone(&client, "Z1").await;
+            assert!(
+                matches!(listing.failure, Some(ZoneError::CursorStuck { .. })),
+                "{:?}",
+                listing.failure
+            );
+            assert_eq!(listing.pages, 2, "stops on the first repeat");
+            assert_eq!(listing.records, vec![srv(1)]);
+        }
+
+        #[tokio::test]
+        async fn an_empty_zone_lists_nothing_and_has_no_apex() {
+            let empty = mock!(Client::list_resource_record_sets).then_output(|| page(&[], None));
+            let client = mock_client!(aws_sdk_route53, RuleMode::MatchAny, [&empty]);
+            let listing = list_zone(&client, "Z1").await;
+            assert_eq!((listing.records.len(), listing.apex()), (0, None));
+            assert_eq!(listing.failure, None);
+        }
+    }
+
     #[test]
     fn sdk_round_trip_keeps_every_field() {
         let mut s = set(

@@ -678,3 +678,72 @@ fn evidence_of_each_reason() {
         assert_eq!(r.evidence(), Evidence::Negative);
     }
 }
+
+#[test]
+fn a_stopped_task_takes_its_records_unless_a_running_task_backs_them() {
+    // t1 on .5 runs CID1 on host port 32768; the stopped task ran CID9 on 40000.
+    let stopped = StoppedTask {
+        runtime_ids: vec![CID9.to_string()],
+        host: HostName::parse(&host(5)),
+        host_ports: vec![40000, 32768],
+    };
+    let records = [
+        srv("calc", 5, 40000, Some(CID9)), // its own record, by id
+        srv("calc", 5, 40000, None),       // no container id: by host and port
+        srv("calc", 5, 32768, None),       // by port, but t1 runs there now
+        srv("calc", 5, 32768, Some(CID1)), // another container: not a candidate
+        srv("calc", 6, 40000, None),       // another host: not a candidate
+        host_a(5),
+    ];
+    let plan = decide_task_stopped(&records, &stopped, &inventory(), &settings());
+    let got: Vec<_> = plan
+        .items
+        .iter()
+        .map(|p| (p.record.set.set_identifier.clone(), p.decision))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (records[0].set.set_identifier.clone(), Delete(TaskStopped)),
+            (records[1].set.set_identifier.clone(), Delete(TaskStopped)),
+            (records[2].set.set_identifier.clone(), Keep(Healthy)),
+        ]
+    );
+    assert!(!plan.guard.tripped && plan.guard.owned == records.len());
+
+    // With no runtime id in the event, every SRV record on that host and port is a candidate.
+    let no_ids = StoppedTask {
+        runtime_ids: vec![],
+        ..stopped
+    };
+    let plan = decide_task_stopped(&records[..1], &no_ids, &inventory(), &settings());
+    assert_eq!(reasons(&plan), vec![Delete(TaskStopped)]);
+}
+
+#[test]
+fn a_gone_instance_takes_the_records_that_target_it_unless_a_live_instance_holds_the_name() {
+    let records = [
+        srv("calc", 6, 1, Some(CID1)),
+        cname("calc", 6, CID1),
+        host_a(6),
+        srv("calc", 5, 1, Some(CID1)),
+        srv("calc", 10, 1, None),
+    ];
+    let plan = decide_instance_gone(&records, "i-gone", &inventory(), &settings());
+    assert_eq!(reasons(&plan), vec![Delete(InstanceGone); 3]);
+    assert!(plan
+        .items
+        .iter()
+        .all(|p| p.record.set.name.contains("calc") || p.record.set.rtype == "A"));
+    // .10's old instance is gone, but i-new holds its name now.
+    assert!(
+        decide_instance_gone(&records, "i-old", &inventory(), &settings())
+            .items
+            .is_empty()
+    );
+    assert!(
+        decide_instance_gone(&records, "i-nosuch", &inventory(), &settings())
+            .items
+            .is_empty()
+    );
+}
