@@ -487,7 +487,13 @@ async fn describe_container_instances(
         .send()
         .await
         .map_err(|e| failure(&call, e))?;
-    if let Some(f) = out.failures().first() {
+    // An instance listed a moment ago may have deregistered since (`MISSING`): it
+    // is no longer in the cluster, which is what a listing taken now would say.
+    if let Some(f) = out
+        .failures()
+        .iter()
+        .find(|f| f.reason() != Some("MISSING"))
+    {
         return Err(InventoryFailure {
             call,
             message: format!(
