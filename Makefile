@@ -5,7 +5,9 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cksum < tests/localaws/requirements.txt | cut -d' ' -f1)
+# Pinned Python tools: moto for the local AWS, cfn-lint for template.yaml.
+REQUIREMENTS := tests/localaws/requirements.txt tests/template/requirements.txt
+STAMP := $(VENV)/.installed-$(shell cat $(REQUIREMENTS) | cksum | cut -d' ' -f1)
 
 # The SDK must never reach for real AWS or the instance metadata service.
 export AWS_EC2_METADATA_DISABLED := true
@@ -13,15 +15,18 @@ export LOCALAWS_PYTHON := $(abspath $(PYTHON))
 
 .PHONY: demo test venv lint clean-venv
 
-$(STAMP): tests/localaws/requirements.txt
+$(STAMP): $(REQUIREMENTS)
 	@test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --disable-pip-version-check --quiet --no-deps -r tests/localaws/requirements.txt
+	$(PYTHON) -m pip install --disable-pip-version-check --quiet --no-deps -r tests/template/requirements.txt
+	$(PYTHON) -m pip check --disable-pip-version-check
 	@rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP)
 
 test: venv
 	$(PYTHON) -m pytest -q tests/localaws
+	$(VENV)/bin/cfn-lint template.yaml
 	cargo test --all-targets --locked
 
 demo: venv
