@@ -166,6 +166,8 @@ fn init_logging(lambda: bool, quiet: bool) {
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(false)
+            // Records have a `target` of their own; the module path adds nothing.
+            .with_target(false)
             .init();
     } else {
         builder.with_ansi(false).init();

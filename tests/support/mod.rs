@@ -53,7 +53,9 @@ impl LocalAws {
         use std::io::BufRead;
         let mut child = Command::new(python())
             .arg(repo().join("tests/localaws/server.py"))
-            .args(["--port", "0"])
+            .args(["--port", "0", "--exit-with-stdin"])
+            // The server stops when this pipe closes: with the test, even a killed one.
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
