@@ -183,6 +183,17 @@ pub async fn handle(
     Ok(report)
 }
 
+/// A report for a run whose reads did not finish before the deadline: nothing was
+/// decided, so nothing was deleted.
+fn out_of_time(mut report: Report) -> Report {
+    report.complete = false;
+    report.errors.push(
+        "deadline near: AWS reads did not finish in time; nothing was decided or deleted"
+            .to_string(),
+    );
+    report
+}
+
 /// The zone as listed and classified.
 struct ZoneView {
     zone: Zone,
@@ -205,6 +216,14 @@ impl<'a> Run<'a> {
             deps,
             stop_at: invocation.stop_at(),
             timings: Mutex::new(Timings::default()),
+        }
+    }
+
+    /// Runs `work` until the deadline's stop point; `None` when time ran out first.
+    async fn within<F: std::future::Future>(&self, work: F) -> Option<F::Output> {
+        match self.stop_at {
+            Some(at) => tokio::time::timeout_at(at, work).await.ok(),
+            None => Some(work.await),
         }
     }
 
@@ -282,7 +301,10 @@ impl<'a> Run<'a> {
             self.time(|t| &mut t.inventory_ms, since);
             inventory
         };
-        let (view, mut inventory) = tokio::join!(self.load_zone(&mut report), inventory_read);
+        let reads = async { tokio::join!(self.load_zone(&mut report), inventory_read) };
+        let Some((view, mut inventory)) = self.within(reads).await else {
+            return Ok(out_of_time(report));
+        };
         let Some(view) = view? else {
             return Ok(report);
         };
@@ -354,13 +376,15 @@ impl<'a> Run<'a> {
         let deps = self.deps;
         let mut report = Report::new(Trigger::EcsTaskStopped, dry_run, None);
         let since = Instant::now();
-        let (task, inventory) = inventory::read_around_task(
+        let read = inventory::read_around_task(
             &deps.inventory,
             &detail.cluster_arn,
             &detail.task_arn,
             detail.container_instance_arn.as_deref(),
-        )
-        .await;
+        );
+        let Some((task, inventory)) = self.within(read).await else {
+            return Ok(out_of_time(report));
+        };
         self.time(|t| &mut t.inventory_ms, since);
         if !inventory.is_complete() {
             report
@@ -379,7 +403,10 @@ impl<'a> Run<'a> {
             ));
             return Ok(report);
         }
-        let Some(view) = self.load_zone(&mut report).await? else {
+        let Some(view) = self.within(self.load_zone(&mut report)).await else {
+            return Ok(out_of_time(report));
+        };
+        let Some(view) = view? else {
             return Ok(report);
         };
         let mut runtime_ids: Vec<String> = detail
@@ -428,7 +455,12 @@ impl<'a> Run<'a> {
         let deps = self.deps;
         let mut report = Report::new(Trigger::Ec2InstanceState, dry_run, None);
         let since = Instant::now();
-        let inventory = inventory::read_instance(&deps.inventory, instance_id).await;
+        let Some(inventory) = self
+            .within(inventory::read_instance(&deps.inventory, instance_id))
+            .await
+        else {
+            return Ok(out_of_time(report));
+        };
         self.time(|t| &mut t.inventory_ms, since);
         if !inventory.is_complete() {
             report
@@ -457,7 +489,10 @@ impl<'a> Run<'a> {
             );
             return self.sweep(Trigger::Ec2InstanceState, dry_run).await;
         }
-        let Some(view) = self.load_zone(&mut report).await? else {
+        let Some(view) = self.within(self.load_zone(&mut report)).await else {
+            return Ok(out_of_time(report));
+        };
+        let Some(view) = view? else {
             return Ok(report);
         };
         let plan =

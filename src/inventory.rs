@@ -746,6 +746,8 @@ pub async fn read_instance(clients: &InventoryClients, instance_id: &str) -> Inv
 
 /// How long a DNS lookup of a custom host name may take.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Custom host names looked up at once.
+const RESOLVE_CONCURRENCY: usize = 16;
 
 /// Addresses of the record hosts that no EC2 instance reports as its private DNS
 /// name (SPEC §3, `host-unknown`): an EC2 IP-based name stands for its embedded
@@ -759,17 +761,18 @@ async fn resolve_unknown_hosts(
         .iter()
         .filter_map(|i| i.private_dns.as_ref())
         .collect();
-    let mut resolved = HashMap::new();
-    for host in hosts.iter().filter(|h| !known.contains(h)) {
-        let address = match host.embedded_ip() {
-            Some(ip) => Some(ip),
-            None => lookup(host).await,
-        };
-        if let Some(ip) = address {
-            resolved.insert(host.clone(), ip);
-        }
-    }
-    resolved
+    stream::iter(hosts.iter().filter(|h| !known.contains(h)))
+        .map(|host| async move {
+            let address = match host.embedded_ip() {
+                Some(ip) => Some(ip),
+                None => lookup(host).await,
+            };
+            address.map(|ip| (host.clone(), ip))
+        })
+        .buffer_unordered(RESOLVE_CONCURRENCY)
+        .filter_map(|found| async move { found })
+        .collect()
+        .await
 }
 
 async fn lookup(host: &HostName) -> Option<Ipv4Addr> {

@@ -133,7 +133,9 @@ async fn lambda(deps: Deps) -> ExitCode {
             deadline,
             force_dry_run: false,
         };
-        let report = handler::handle(deps, &event.payload, invocation).await?;
+        let report = handler::handle(deps, &event.payload, invocation)
+            .await
+            .inspect_err(|e| tracing::error!(error = %e, "invocation failed"))?;
         let now_ms = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));

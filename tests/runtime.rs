@@ -1,0 +1,1051 @@
+//! The Lambda runtime path, for real (SPEC §4, §6, §7): the built binary runs with
+//! no subcommand and `AWS_LAMBDA_RUNTIME_API` pointing at a minimal Lambda Runtime
+//! API written here, against the local AWS (moto) and an estate with real
+//! listeners on loopback addresses.
+//!
+//! The Runtime API hands out a queue of events one by one on
+//! `GET /2018-06-01/runtime/invocation/next` (a long poll that blocks while the
+//! queue is empty) and records every `…/response`, `…/error` and `init/error`
+//! post. Every wait is bounded, and the child process is killed at the end (and
+//! on drop, should a test fail).
+
+mod support;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use support::{Behaviour, Estate, LocalAws};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+const HOUR: Duration = Duration::from_secs(3600);
+/// Bound on any wait for an invocation's outcome that has no tighter bound.
+const OUTCOME_WAIT: Duration = Duration::from_secs(90);
+const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:ecs-dns-reaper";
+
+// ---------------------------------------------------------------------------
+// A minimal Lambda Runtime API
+// ---------------------------------------------------------------------------
+
+/// The deadline an invocation is handed out with.
+#[derive(Debug, Clone, Copy)]
+enum Deadline {
+    /// `Lambda-Runtime-Deadline-Ms` = the moment of hand-out + this.
+    In(Duration),
+    /// This absolute epoch-ms value (e.g. one in the past, as emulators send).
+    EpochMs(u64),
+}
+
+struct Queued {
+    id: String,
+    event: Value,
+    deadline: Deadline,
+}
+
+/// What the function posted back for one invocation.
+#[derive(Debug, Clone)]
+enum Posted {
+    Response(Value),
+    Error {
+        /// The `Lambda-Runtime-Function-Error-Type` header.
+        header: Option<String>,
+        body: Value,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Outcome {
+    id: String,
+    posted: Posted,
+    /// When the invocation was handed out on `/next`.
+    handed_out: SystemTime,
+    /// The deadline it was handed out with (epoch ms).
+    deadline_ms: u64,
+    /// When the post arrived.
+    received: SystemTime,
+}
+
+#[derive(Default)]
+struct ApiState {
+    /// Handed out and not answered yet: id → (hand-out time, deadline ms).
+    in_flight: HashMap<String, (SystemTime, u64)>,
+    /// Bodies posted to `/runtime/init/error`.
+    init_errors: Vec<Value>,
+    /// Requests that matched no route: "METHOD path".
+    unexpected: Vec<String>,
+    /// How many `/next` polls were received.
+    polls: usize,
+}
+
+struct RuntimeApi {
+    addr: SocketAddr,
+    events: mpsc::UnboundedSender<Queued>,
+    outcomes: mpsc::UnboundedReceiver<Outcome>,
+    state: Arc<Mutex<ApiState>>,
+    server: tokio::task::JoinHandle<()>,
+    next_id: usize,
+}
+
+impl RuntimeApi {
+    async fn start() -> RuntimeApi {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the Runtime API");
+        let addr = listener.local_addr().expect("Runtime API address");
+        let (events, queue) = mpsc::unbounded_channel::<Queued>();
+        let (posted, outcomes) = mpsc::unbounded_channel::<Outcome>();
+        let state = Arc::new(Mutex::new(ApiState::default()));
+        let shared = Arc::new(Shared {
+            queue: tokio::sync::Mutex::new(queue),
+            posted,
+            state: state.clone(),
+        });
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(serve_connection(stream, shared.clone()));
+            }
+        });
+        RuntimeApi {
+            addr,
+            events,
+            outcomes,
+            state,
+            server,
+            next_id: 0,
+        }
+    }
+
+    /// Queues `event`; returns its request id.
+    fn push(&mut self, event: Value, deadline: Deadline) -> String {
+        self.next_id += 1;
+        let id = format!("req-{:04}-{}", self.next_id, std::process::id());
+        self.events
+            .send(Queued {
+                id: id.clone(),
+                event,
+                deadline,
+            })
+            .expect("queue an event");
+        id
+    }
+
+    /// The next outcome, which must be the one of `id`, if it comes within `within`.
+    async fn try_outcome(&mut self, id: &str, within: Duration) -> Option<Outcome> {
+        match timeout(within, self.outcomes.recv()).await {
+            Ok(Some(o)) => {
+                assert_eq!(o.id, id, "outcomes arrive in order: {o:?}");
+                Some(o)
+            }
+            Ok(None) => panic!("the Runtime API server stopped"),
+            Err(_) => None,
+        }
+    }
+
+    /// The next outcome, which must be the one of `id`, within `within`.
+    async fn outcome(&mut self, id: &str, within: Duration, child: &mut Lambda) -> Outcome {
+        match self.try_outcome(id, within).await {
+            Some(o) => o,
+            None => {
+                let exited = child.exited();
+                let (stdout, stderr) = child.output_so_far();
+                panic!(
+                    "no response or error for {id} within {within:?} (process exited: {exited:?})\n\
+                     --- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+                )
+            }
+        }
+    }
+
+    /// Invokes `event` and returns the report of a successful invocation.
+    async fn invoke(&mut self, event: Value, child: &mut Lambda) -> Value {
+        let id = self.push(event.clone(), Deadline::In(Duration::from_secs(900)));
+        match self.outcome(&id, OUTCOME_WAIT, child).await.posted {
+            Posted::Response(report) => report,
+            Posted::Error { header, body } => {
+                panic!("{event} failed: {body} (error type header {header:?})")
+            }
+        }
+    }
+
+    fn state<T>(&self, f: impl FnOnce(&ApiState) -> T) -> T {
+        f(&self.state.lock().expect("api state"))
+    }
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+struct Shared {
+    queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Queued>>,
+    posted: mpsc::UnboundedSender<Outcome>,
+    state: Arc<Mutex<ApiState>>,
+}
+
+struct Request {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one HTTP/1.1 request (Content-Length or chunked body); `None` at EOF.
+async fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut line = String::new();
+    // Skip stray empty lines between requests.
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).await.ok()? == 0 {
+            return None;
+        }
+        if !line.trim().is_empty() {
+            break;
+        }
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).await.ok()? == 0 {
+            return None;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let mut request = Request {
+        method,
+        path,
+        headers,
+        body: Vec::new(),
+    };
+    let chunked = request
+        .header("transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    if chunked {
+        loop {
+            let mut size = String::new();
+            if reader.read_line(&mut size).await.ok()? == 0 {
+                return None;
+            }
+            let size = usize::from_str_radix(size.trim().split(';').next()?.trim(), 16).ok()?;
+            if size == 0 {
+                // Trailers, up to the empty line.
+                loop {
+                    let mut t = String::new();
+                    if reader.read_line(&mut t).await.ok()? == 0 || t.trim().is_empty() {
+                        break;
+                    }
+                }
+                break;
+            }
+            let mut chunk = vec![0u8; size + 2];
+            reader.read_exact(&mut chunk).await.ok()?;
+            chunk.truncate(size);
+            request.body.extend(chunk);
+        }
+    } else if let Some(len) = request.header("content-length") {
+        let len: usize = len.parse().ok()?;
+        let mut body = vec![0u8; len];
+        reader.read_exact(&mut body).await.ok()?;
+        request.body = body;
+    }
+    Some(request)
+}
+
+fn epoch_ms(t: SystemTime) -> u64 {
+    u64::try_from(
+        t.duration_since(UNIX_EPOCH)
+            .expect("after the epoch")
+            .as_millis(),
+    )
+    .expect("epoch ms")
+}
+
+fn from_epoch_ms(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+async fn reply(
+    stream: &mut BufReader<TcpStream>,
+    status: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> bool {
+    let mut head = format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let out = stream.get_mut();
+    out.write_all(head.as_bytes()).await.is_ok()
+        && out.write_all(body).await.is_ok()
+        && out.flush().await.is_ok()
+}
+
+/// Serves one keep-alive connection, request after request.
+async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
+    let mut stream = BufReader::new(stream);
+    const PREFIX: &str = "/2018-06-01/runtime/";
+    while let Some(request) = read_request(&mut stream).await {
+        let route = request
+            .path
+            .strip_prefix(PREFIX)
+            .map(|r| r.split('/').collect::<Vec<_>>())
+            .unwrap_or_default();
+        let accepted = br#"{"status":"OK"}"#;
+        let ok = match (request.method.as_str(), route.as_slice()) {
+            ("GET", ["invocation", "next"]) => {
+                shared.state.lock().expect("api state").polls += 1;
+                // The long poll: blocks until the test queues an event.
+                let next = shared.queue.lock().await.recv().await;
+                let Some(q) = next else { return };
+                let handed_out = SystemTime::now();
+                let deadline_ms = match q.deadline {
+                    Deadline::In(d) => epoch_ms(handed_out + d),
+                    Deadline::EpochMs(ms) => ms,
+                };
+                shared
+                    .state
+                    .lock()
+                    .expect("api state")
+                    .in_flight
+                    .insert(q.id.clone(), (handed_out, deadline_ms));
+                let body = q.event.to_string();
+                reply(
+                    &mut stream,
+                    "200 OK",
+                    &[
+                        ("Lambda-Runtime-Aws-Request-Id", q.id.clone()),
+                        ("Lambda-Runtime-Deadline-Ms", deadline_ms.to_string()),
+                        ("Lambda-Runtime-Invoked-Function-Arn", FUNCTION_ARN.to_string()),
+                        (
+                            "Lambda-Runtime-Trace-Id",
+                            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+                                .to_string(),
+                        ),
+                    ],
+                    body.as_bytes(),
+                )
+                .await
+            }
+            ("POST", ["invocation", id, kind @ ("response" | "error")]) => {
+                let received = SystemTime::now();
+                let body: Value = serde_json::from_slice(&request.body).unwrap_or_else(|_| {
+                    Value::String(String::from_utf8_lossy(&request.body).into_owned())
+                });
+                let posted = if *kind == "response" {
+                    Posted::Response(body)
+                } else {
+                    Posted::Error {
+                        header: request
+                            .header("lambda-runtime-function-error-type")
+                            .map(String::from),
+                        body,
+                    }
+                };
+                let flight = shared
+                    .state
+                    .lock()
+                    .expect("api state")
+                    .in_flight
+                    .remove(*id);
+                match flight {
+                    Some((handed_out, deadline_ms)) => {
+                        let _ = shared.posted.send(Outcome {
+                            id: (*id).to_string(),
+                            posted,
+                            handed_out,
+                            deadline_ms,
+                            received,
+                        });
+                        reply(&mut stream, "202 Accepted", &[], accepted).await
+                    }
+                    None => {
+                        shared
+                            .state
+                            .lock()
+                            .expect("api state")
+                            .unexpected
+                            .push(format!("POST {} (unknown or answered id)", request.path));
+                        reply(
+                            &mut stream,
+                            "400 Bad Request",
+                            &[],
+                            br#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#,
+                        )
+                        .await
+                    }
+                }
+            }
+            ("POST", ["init", "error"]) => {
+                let body = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+                shared
+                    .state
+                    .lock()
+                    .expect("api state")
+                    .init_errors
+                    .push(body);
+                reply(&mut stream, "202 Accepted", &[], accepted).await
+            }
+            _ => {
+                shared
+                    .state
+                    .lock()
+                    .expect("api state")
+                    .unexpected
+                    .push(format!("{} {}", request.method, request.path));
+                reply(
+                    &mut stream,
+                    "404 Not Found",
+                    &[],
+                    br#"{"errorMessage":"not found"}"#,
+                )
+                .await
+            }
+        };
+        if !ok
+            || request
+                .header("connection")
+                .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+        {
+            return;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The function process
+// ---------------------------------------------------------------------------
+
+/// The built binary running as a Lambda function; killed on drop.
+struct Lambda {
+    child: Child,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    readers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// The environment the Lambda service gives a function.
+fn lambda_env(api: &RuntimeApi) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_LAMBDA_RUNTIME_API", api.addr.to_string()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "ecs-dns-reaper".into()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "2026/01/01/[$LATEST]0123456789abcdef".into(),
+        ),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            "/aws/lambda/ecs-dns-reaper".into(),
+        ),
+        ("LAMBDA_TASK_ROOT", "/var/task".into()),
+        ("TZ", ":UTC".into()),
+    ]
+}
+
+impl Lambda {
+    /// Starts the binary with no subcommand and exactly `env` (plus PATH).
+    fn start(env: &[(&str, String)]) -> Lambda {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecs-dns-reaper"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn ecs-dns-reaper");
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let readers = vec![
+            collect(child.stdout.take().expect("stdout"), stdout.clone()),
+            collect(child.stderr.take().expect("stderr"), stderr.clone()),
+        ];
+        Lambda {
+            child,
+            stdout,
+            stderr,
+            readers,
+        }
+    }
+
+    fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    fn output_so_far(&self) -> (String, String) {
+        (
+            self.stdout.lock().expect("stdout").clone(),
+            self.stderr.lock().expect("stderr").clone(),
+        )
+    }
+
+    /// Asserts the process still runs, kills it, and returns (stdout, stderr).
+    async fn stop(mut self) -> (String, String) {
+        if let Some(status) = self.exited() {
+            let (stdout, stderr) = self.output_so_far();
+            panic!("the function exited ({status}) while it should still serve:\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
+        }
+        let _ = self.child.start_kill();
+        let _ = timeout(Duration::from_secs(10), self.child.wait()).await;
+        for r in std::mem::take(&mut self.readers) {
+            let _ = timeout(Duration::from_secs(5), r).await;
+        }
+        self.output_so_far()
+    }
+
+    /// Waits (bounded) for the process to exit on its own; returns its exit code.
+    async fn wait_exit(mut self, within: Duration) -> (Option<i32>, String, String) {
+        let status = timeout(within, self.child.wait()).await;
+        let code = match status {
+            Ok(Ok(s)) => s.code(),
+            _ => {
+                let (stdout, stderr) = self.output_so_far();
+                panic!("the function did not exit within {within:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
+            }
+        };
+        for r in std::mem::take(&mut self.readers) {
+            let _ = timeout(Duration::from_secs(5), r).await;
+        }
+        let (stdout, stderr) = self.output_so_far();
+        (code, stdout, stderr)
+    }
+}
+
+fn collect(
+    pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    into: Arc<Mutex<String>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(pipe).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut s = into.lock().expect("output");
+            s.push_str(&line);
+            s.push('\n');
+        }
+    })
+}
+
+/// Starts the function for `estate`, with `extra` configuration on top of the
+/// Lambda environment, the local AWS and `HOSTED_ZONE_ID`.
+fn start_function(
+    aws: &LocalAws,
+    estate: &Estate<'_>,
+    api: &RuntimeApi,
+    extra: &[(&str, &str)],
+) -> Lambda {
+    let mut env = lambda_env(api);
+    env.extend(aws.env());
+    env.push(("HOSTED_ZONE_ID", estate.zone_id.clone()));
+    env.push(("HEALTH_CHECK_TIMEOUT_MS", "300".into()));
+    env.push(("HEALTH_CHECK_ATTEMPTS", "2".into()));
+    let mut env: Vec<(&str, String)> = env;
+    for (k, v) in extra {
+        env.retain(|(name, _)| name != k);
+        env.push((k, (*v).to_string()));
+    }
+    Lambda::start(&env)
+}
+
+// ---------------------------------------------------------------------------
+// Events, estates, assertions
+// ---------------------------------------------------------------------------
+
+fn scheduled_event() -> Value {
+    json!({
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-01-01T02:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/reaper"],
+        "detail": {}
+    })
+}
+
+fn ec2_state_event(instance_id: &str, state: &str) -> Value {
+    json!({
+        "version": "0",
+        "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "detail-type": "EC2 Instance State-change Notification",
+        "source": "aws.ec2",
+        "account": "123456789012",
+        "time": "2026-01-01T02:00:00Z",
+        "region": "us-east-1",
+        "resources": [format!("arn:aws:ec2:us-east-1:123456789012:instance/{instance_id}")],
+        "detail": {"instance-id": instance_id, "state": state}
+    })
+}
+
+/// A record as the zone lists it: (name, type, set identifier).
+type Listed = (String, String, Option<String>);
+
+/// One cluster, one host, two healthy `calc` tasks with their SRV records, and a
+/// `calc` SRV record on a host no EC2 instance has (`host-unknown`, and not the
+/// last record of its name). Returns the unknown host's record as listed.
+async fn small_estate(e: &mut Estate<'_>) -> Listed {
+    let web = e.cluster("web").await;
+    let host = e.host(Some(&web), 1, 1).await;
+    for _ in 0..2 {
+        let task = e.task(host, "calc", HOUR, Behaviour::Healthy).await;
+        e.srv("calc", host, &task, Some(("kept", "healthy")));
+    }
+    let unknown = format!("ip-127-{}-9-1.ec2.internal", e.net);
+    let container = "0123456789ab";
+    e.srv_raw(
+        "calc",
+        &unknown,
+        8080,
+        Some(container),
+        Some(("deleted", "host-unknown")),
+    );
+    e.commit().await;
+    (
+        format!("calc.{}.", e.apex),
+        "SRV".to_string(),
+        Some(format!("{unknown}:{container}")),
+    )
+}
+
+fn is_listed(report_entry: &Value, listed: &Listed) -> bool {
+    report_entry["name"] == listed.0.as_str()
+        && report_entry["type"] == listed.1.as_str()
+        && report_entry["set_identifier"].as_str() == listed.2.as_deref()
+}
+
+fn sorted(mut v: Vec<Listed>) -> Vec<Listed> {
+    v.sort();
+    v
+}
+
+/// The JSON lines of `text` (other lines are skipped).
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect()
+}
+
+/// The invocation-level EMF lines of `stdout` (namespace `EcsDnsReaper`, with a
+/// `Trigger`), in order.
+fn emf_triggers(stdout: &str) -> Vec<String> {
+    json_lines(stdout)
+        .into_iter()
+        .filter(|v| v["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "EcsDnsReaper")
+        .filter_map(|v| v["Trigger"].as_str().map(String::from))
+        .collect()
+}
+
+/// The `trigger` fields of the "sweep summary" log lines of `stderr`, in order.
+fn summary_triggers(stderr: &str) -> Vec<String> {
+    json_lines(stderr)
+        .into_iter()
+        .filter(|v| v["message"] == "sweep summary")
+        .map(|v| v["trigger"].as_str().unwrap_or("(missing)").to_string())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------
+
+/// Cases 1, 2, 3, 4 and 6 in one process lifetime: a manual dry run, a scheduled
+/// sweep, an unsupported event, an EC2 state change in `running`, and a manual
+/// sweep again — five events, one process, each answered on its own endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_serves_every_kind_of_event_in_turn() {
+    let aws = LocalAws::start().await;
+    let mut e = Estate::new(&aws, "rt.internal").await;
+    let unknown = small_estate(&mut e).await;
+    let before = sorted(e.zone().await);
+    assert!(
+        before.contains(&unknown),
+        "estate has the unknown host's record"
+    );
+
+    let mut api = RuntimeApi::start().await;
+    let mut f = start_function(&aws, &e, &api, &[("MAX_DELETE_PERCENT", "100")]);
+
+    // Case 2: a manual dry run reports what it would delete and changes nothing.
+    let report = api
+        .invoke(json!({"action": "sweep", "dry_run": true}), &mut f)
+        .await;
+    assert_eq!(report["trigger"], "manual", "{report}");
+    assert_eq!(report["dry_run"], true, "{report}");
+    assert_eq!(report["complete"], true, "{report}");
+    assert_eq!(report["hosted_zone_id"], e.zone_id.as_str(), "{report}");
+    let deleted = report["deleted"].as_array().expect("deleted");
+    assert_eq!(deleted.len(), 1, "{report}");
+    assert!(is_listed(&deleted[0], &unknown), "{report}");
+    assert_eq!(deleted[0]["reason"], "host-unknown", "{report}");
+    assert_eq!(report["kept"]["healthy"], 2, "{report}");
+    assert_eq!(sorted(e.zone().await), before, "a dry run changes nothing");
+
+    // Case 1: a scheduled event sweeps for real.
+    let report = api.invoke(scheduled_event(), &mut f).await;
+    assert_eq!(report["trigger"], "schedule", "{report}");
+    assert_eq!(report["dry_run"], false, "{report}");
+    assert_eq!(report["complete"], true, "{report}");
+    assert_eq!(report["errors"], json!([]), "{report}");
+    assert_eq!(report["records"]["owned"], 3, "{report}");
+    assert_eq!(report["kept"]["healthy"], 2, "{report}");
+    assert_eq!(report["held"], json!([]), "{report}");
+    assert_eq!(report["guard"]["tripped"], false, "{report}");
+    let deleted = report["deleted"].as_array().expect("deleted");
+    assert_eq!(deleted.len(), 1, "{report}");
+    assert!(is_listed(&deleted[0], &unknown), "{report}");
+    assert_eq!(deleted[0]["reason"], "host-unknown", "{report}");
+    let after = sorted(e.zone().await);
+    let expected: Vec<Listed> = before.iter().filter(|r| **r != unknown).cloned().collect();
+    assert_eq!(
+        after, expected,
+        "the zone lost exactly the unknown host's record"
+    );
+    e.assert_outcome(&report, false).await;
+
+    // Case 3: an unsupported event comes back on the error endpoint.
+    let id = api.push(
+        json!({"source": "aws.s3", "detail-type": "Object Created", "detail": {}}),
+        Deadline::In(Duration::from_secs(900)),
+    );
+    match api.outcome(&id, OUTCOME_WAIT, &mut f).await.posted {
+        Posted::Error { header, body } => {
+            assert_eq!(
+                body["errorMessage"],
+                "unsupported event: source=aws.s3, detail-type=Object Created",
+                "{body}"
+            );
+            assert_eq!(body["errorType"], "UnsupportedEvent", "{body}");
+            assert!(header.is_some(), "an error type header is sent");
+        }
+        Posted::Response(r) => panic!("an unsupported event got a response: {r}"),
+    }
+
+    // Case 4: the runtime keeps serving; an EC2 instance that is running is ignored.
+    let instance = e.hosts[0].instance_id.clone();
+    let report = api
+        .invoke(ec2_state_event(&instance, "running"), &mut f)
+        .await;
+    assert_eq!(report["trigger"], "ec2-instance-state", "{report}");
+    let why = report["ignored"]
+        .as_str()
+        .unwrap_or_else(|| panic!("ignored: {report}"));
+    assert!(why.contains("running"), "the reason names the state: {why}");
+    assert_eq!(report["deleted"], json!([]), "{report}");
+    assert_eq!(
+        sorted(e.zone().await),
+        expected,
+        "an ignored event changes nothing"
+    );
+
+    // And again: a manual sweep (not a dry run) finds nothing left to delete.
+    let report = api.invoke(json!({"action": "sweep"}), &mut f).await;
+    assert_eq!(report["trigger"], "manual", "{report}");
+    assert_eq!(report["dry_run"], false, "{report}");
+    assert_eq!(report["deleted"], json!([]), "{report}");
+    assert_eq!(report["kept"]["healthy"], 2, "{report}");
+
+    let unexpected = api.state(|s| s.unexpected.clone());
+    assert!(unexpected.is_empty(), "unexpected requests: {unexpected:?}");
+    assert!(api.state(|s| s.init_errors.is_empty()));
+    let (stdout, stderr) = f.stop().await;
+    eprintln!("--- function stdout ---\n{stdout}--- function stderr ---\n{stderr}");
+
+    // Case 6: one EMF line per successful invocation, and a JSON "sweep summary"
+    // log line with its trigger.
+    let successes = ["manual", "schedule", "ec2-instance-state", "manual"];
+    assert_eq!(
+        emf_triggers(&stdout),
+        successes,
+        "EMF lines on stdout:\n{stdout}"
+    );
+    assert_eq!(
+        summary_triggers(&stderr),
+        successes,
+        "sweep summary lines on stderr:\n{stderr}"
+    );
+    // Every stdout line is JSON (stdout is the metrics stream; logs go to stderr).
+    for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            serde_json::from_str::<Value>(line).is_ok(),
+            "non-JSON line on stdout: {line}"
+        );
+    }
+    // The deletion of the scheduled sweep is logged too.
+    assert!(
+        json_lines(&stderr)
+            .iter()
+            .any(|v| v["message"] == "deleted record" && v["reason"] == "host-unknown"),
+        "deletion log line:\n{stderr}"
+    );
+}
+
+/// Case 5: a deadline that leaves no time for the health checks. 30 hanging
+/// endpoints past grace, each needing 3 × 2 s to be judged: the reply comes back
+/// before the deadline, incomplete, says why, and deletes none of them. A second
+/// invocation with a deadline far enough for checks to start (but not to finish)
+/// ends the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_near_deadline_ends_the_sweep_early_and_deletes_nothing_unjudged() {
+    let aws = LocalAws::start().await;
+    let mut e = Estate::new(&aws, "deadline.internal").await;
+    let web = e.cluster("web").await;
+    for h in 0..2u8 {
+        let host = e.host(Some(&web), 1, h + 1).await;
+        for _ in 0..15 {
+            let task = e.task(host, "slow", HOUR, Behaviour::Hang).await;
+            e.srv("slow", host, &task, None);
+        }
+    }
+    e.commit().await;
+    let before = sorted(e.zone().await);
+    assert_eq!(
+        before.iter().filter(|r| r.1 == "SRV").count(),
+        30,
+        "30 hanging SRV records"
+    );
+
+    let mut api = RuntimeApi::start().await;
+    let mut f = start_function(
+        &aws,
+        &e,
+        &api,
+        &[
+            ("HEALTH_CHECK_TIMEOUT_MS", "2000"),
+            ("HEALTH_CHECK_ATTEMPTS", "3"),
+            ("MAX_DELETE_PERCENT", "100"),
+            ("KEEP_LAST_RECORD", "false"),
+        ],
+    );
+
+    for budget in [Duration::from_secs(4), Duration::from_secs(11)] {
+        let id = api.push(scheduled_event(), Deadline::In(budget));
+        let outcome = api
+            .outcome(&id, budget + Duration::from_secs(30), &mut f)
+            .await;
+        let deadline = from_epoch_ms(outcome.deadline_ms);
+        let took = outcome
+            .received
+            .duration_since(outcome.handed_out)
+            .unwrap_or_default();
+        eprintln!("deadline budget {budget:?}: replied after {took:?}");
+        assert!(
+            outcome.received <= deadline + Duration::from_secs(1),
+            "budget {budget:?}: the reply came {took:?} after hand-out, past the deadline"
+        );
+        let report = match outcome.posted {
+            Posted::Response(r) => r,
+            Posted::Error { body, .. } => panic!("budget {budget:?}: error {body}"),
+        };
+        assert_eq!(report["trigger"], "schedule", "{report}");
+        assert_eq!(report["complete"], false, "budget {budget:?}: {report}");
+        let errors = report["errors"].as_array().expect("errors");
+        assert!(
+            errors
+                .iter()
+                .any(|m| m.as_str().is_some_and(|m| m.contains("deadline"))),
+            "budget {budget:?}: errors say the deadline stopped it: {report}"
+        );
+        assert_eq!(report["deleted"], json!([]), "budget {budget:?}: {report}");
+        assert_eq!(report["records"]["owned"], 30, "{report}");
+        assert_eq!(
+            sorted(e.zone().await),
+            before,
+            "budget {budget:?}: no hanging record deleted, nothing half-written"
+        );
+    }
+    assert!(api.state(|s| s.unexpected.is_empty()));
+    let (stdout, _) = f.stop().await;
+    assert_eq!(emf_triggers(&stdout), ["schedule", "schedule"], "{stdout}");
+}
+
+/// Case 5, the other side: a deadline in the past (local emulators send one)
+/// means no deadline. The sweep runs every check to the end: the hanging task's
+/// record is judged unhealthy and deleted, and the report is complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_in_the_past_means_no_deadline() {
+    let aws = LocalAws::start().await;
+    let mut e = Estate::new(&aws, "past.internal").await;
+    let web = e.cluster("web").await;
+    let host = e.host(Some(&web), 1, 1).await;
+    for _ in 0..2 {
+        let task = e.task(host, "calc", HOUR, Behaviour::Healthy).await;
+        e.srv("calc", host, &task, Some(("kept", "healthy")));
+    }
+    let hung = e.task(host, "calc", HOUR, Behaviour::Hang).await;
+    e.srv("calc", host, &hung, Some(("deleted", "unhealthy")));
+    e.commit().await;
+
+    let mut api = RuntimeApi::start().await;
+    let mut f = start_function(&aws, &e, &api, &[("MAX_DELETE_PERCENT", "100")]);
+
+    // A fixed deadline years ago, as emulators send, then one a minute ago.
+    let past = [
+        1_542_409_706_888,
+        epoch_ms(SystemTime::now() - Duration::from_secs(60)),
+    ];
+    for (i, deadline_ms) in past.into_iter().enumerate() {
+        let id = api.push(
+            json!({"action": "sweep", "dry_run": i == 0}),
+            Deadline::EpochMs(deadline_ms),
+        );
+        let report = match api.outcome(&id, OUTCOME_WAIT, &mut f).await.posted {
+            Posted::Response(r) => r,
+            Posted::Error { body, .. } => panic!("deadline {deadline_ms}: error {body}"),
+        };
+        assert_eq!(report["complete"], true, "deadline {deadline_ms}: {report}");
+        assert_eq!(
+            report["errors"],
+            json!([]),
+            "deadline {deadline_ms}: {report}"
+        );
+        assert_eq!(report["kept"]["healthy"], 2, "{report}");
+        let deleted = report["deleted"].as_array().expect("deleted");
+        assert_eq!(deleted.len(), 1, "deadline {deadline_ms}: {report}");
+        assert_eq!(deleted[0]["reason"], "unhealthy", "{report}");
+        assert_eq!(
+            deleted[0]["target"],
+            format!("{}:{}", e.hosts[host].dns, hung.host_port).as_str(),
+            "{report}"
+        );
+        e.assert_outcome(&report, i == 0).await;
+    }
+    let _ = f.stop().await;
+}
+
+/// SPEC §5/§7: with a bad configuration the function refuses to start, naming
+/// the variable, with exit status 2 — it never takes an invocation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_configuration_refuses_to_start_in_lambda_mode() {
+    let api = RuntimeApi::start().await;
+    let mut env = lambda_env(&api);
+    env.push(("AWS_REGION", "us-east-1".into()));
+    env.push(("HOSTED_ZONE_ID", "Z0123456789".into()));
+    env.push(("HEALTH_CHECK_ATTEMPTS", "many".into()));
+    let f = Lambda::start(&env);
+    let (code, _, stderr) = f.wait_exit(Duration::from_secs(30)).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("HEALTH_CHECK_ATTEMPTS"), "{stderr}");
+    assert_eq!(api.state(|s| s.polls), 0, "no invocation was taken");
+
+    // Neither zone variable (an empty value counts as unset).
+    let mut env = lambda_env(&api);
+    env.push(("AWS_REGION", "us-east-1".into()));
+    env.push(("HOSTED_ZONE_ID", String::new()));
+    let f = Lambda::start(&env);
+    let (code, _, stderr) = f.wait_exit(Duration::from_secs(30)).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("HOSTED_ZONE_ID") && stderr.contains("DNS_NAMESPACE"),
+        "{stderr}"
+    );
+    assert_eq!(api.state(|s| s.polls), 0, "no invocation was taken");
+}
+
+/// Case 5, AWS side: the deadline bounds the inventory read too. ECS accepts
+/// connections and never answers (the SDK would wait 30 s per attempt, five
+/// attempts); with 6 s left the function must still reply before the deadline,
+/// incomplete, saying why, having deleted nothing (SPEC §6: `complete` is false
+/// when the sweep stopped early because the Lambda deadline was near). A reply
+/// that comes after the deadline is one Lambda never delivers: the invocation
+/// times out with no report at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_aws_call_does_not_run_the_sweep_past_the_deadline() {
+    let aws = LocalAws::start().await;
+    let mut e = Estate::new(&aws, "slowaws.internal").await;
+    let _unknown = small_estate(&mut e).await;
+    let before = sorted(e.zone().await);
+
+    // An ECS endpoint on loopback that accepts connections and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the silent ECS endpoint");
+    let silent_url = format!("http://{}", silent.local_addr().expect("address"));
+    let silent_task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+
+    let mut api = RuntimeApi::start().await;
+    let f = start_function(
+        &aws,
+        &e,
+        &api,
+        &[
+            ("AWS_ENDPOINT_URL_ECS", silent_url.as_str()),
+            ("MAX_DELETE_PERCENT", "100"),
+        ],
+    );
+    let budget = Duration::from_secs(6);
+    let id = api.push(scheduled_event(), Deadline::In(budget));
+    // Bounded: a reply later than this is a failure anyway.
+    let wait = budget + Duration::from_secs(5);
+    let Some(outcome) = api.try_outcome(&id, wait).await else {
+        let (_, stderr) = f.output_so_far();
+        panic!(
+            "no reply within {wait:?} of queueing the event with a {budget:?} deadline: the sweep is still \
+             waiting on the ECS call, past the deadline (Lambda would kill it with no report)\n\
+             --- function stderr ---\n{stderr}"
+        );
+    };
+    silent_task.abort();
+    let took = outcome
+        .received
+        .duration_since(outcome.handed_out)
+        .unwrap_or_default();
+    assert!(
+        outcome.received <= from_epoch_ms(outcome.deadline_ms) + Duration::from_secs(1),
+        "the reply came {took:?} after hand-out, past the {budget:?} deadline"
+    );
+    let report = match outcome.posted {
+        Posted::Response(r) => r,
+        Posted::Error { body, .. } => panic!("error {body}"),
+    };
+    assert_eq!(report["complete"], false, "{report}");
+    assert!(
+        report["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .any(|m| m.as_str().is_some_and(|m| m.contains("deadline"))),
+        "errors say the deadline stopped it: {report}"
+    );
+    assert_eq!(report["deleted"], json!([]), "{report}");
+    assert_eq!(sorted(e.zone().await), before, "nothing deleted");
+    let _ = f.stop().await;
+}
