@@ -194,6 +194,16 @@ fn out_of_time(mut report: Report) -> Report {
     report
 }
 
+/// A report for an event whose re-check could not be read: without it the event's
+/// word is not enough, so nothing is deleted.
+fn unconfirmed(mut report: Report, inventory: &inventory::Inventory) -> Report {
+    report.complete = false;
+    report
+        .errors
+        .extend(inventory.failures.iter().map(ToString::to_string));
+    report
+}
+
 /// The zone as listed and classified.
 struct ZoneView {
     zone: Zone,
@@ -387,11 +397,7 @@ impl<'a> Run<'a> {
         };
         self.time(|t| &mut t.inventory_ms, since);
         if !inventory.is_complete() {
-            report
-                .errors
-                .extend(inventory.failures.iter().map(ToString::to_string));
-            report.complete = false;
-            return Ok(report);
+            return Ok(unconfirmed(report, &inventory));
         }
         if let Some(task) = task
             .as_ref()
@@ -463,11 +469,7 @@ impl<'a> Run<'a> {
         };
         self.time(|t| &mut t.inventory_ms, since);
         if !inventory.is_complete() {
-            report
-                .errors
-                .extend(inventory.failures.iter().map(ToString::to_string));
-            report.complete = false;
-            return Ok(report);
+            return Ok(unconfirmed(report, &inventory));
         }
         let Some(instance) = inventory.instances.iter().find(|i| i.id == instance_id) else {
             report.ignored = Some(format!(

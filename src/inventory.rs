@@ -474,6 +474,27 @@ async fn list_tasks(
     .await
 }
 
+/// The `failures` of an ECS describe call. A task or container instance listed a
+/// moment ago may be gone by the describe (`MISSING`): it no longer runs or is no
+/// longer registered, which is what a listing taken now would say. Any other
+/// failure is a failed read.
+fn describe_failures(
+    call: String,
+    failures: &[aws_sdk_ecs::types::Failure],
+) -> Result<(), InventoryFailure> {
+    match failures.iter().find(|f| f.reason() != Some("MISSING")) {
+        None => Ok(()),
+        Some(f) => Err(InventoryFailure {
+            call,
+            message: format!(
+                "{} for {}",
+                f.reason().unwrap_or("failure"),
+                f.arn().unwrap_or("?")
+            ),
+        }),
+    }
+}
+
 async fn describe_container_instances(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
@@ -487,22 +508,7 @@ async fn describe_container_instances(
         .send()
         .await
         .map_err(|e| failure(&call, e))?;
-    // An instance listed a moment ago may have deregistered since (`MISSING`): it
-    // is no longer in the cluster, which is what a listing taken now would say.
-    if let Some(f) = out
-        .failures()
-        .iter()
-        .find(|f| f.reason() != Some("MISSING"))
-    {
-        return Err(InventoryFailure {
-            call,
-            message: format!(
-                "{} for {}",
-                f.reason().unwrap_or("failure"),
-                f.arn().unwrap_or("?")
-            ),
-        });
-    }
+    describe_failures(call, out.failures())?;
     Ok(out
         .container_instances()
         .iter()
@@ -529,22 +535,7 @@ async fn describe_tasks(
         .send()
         .await
         .map_err(|e| failure(&call, e))?;
-    // A task listed a moment ago may be gone by now (`MISSING`): it no longer runs,
-    // which is what the listing would say if taken now. Other failures are errors.
-    if let Some(f) = out
-        .failures()
-        .iter()
-        .find(|f| f.reason() != Some("MISSING"))
-    {
-        return Err(InventoryFailure {
-            call,
-            message: format!(
-                "{} for {}",
-                f.reason().unwrap_or("failure"),
-                f.arn().unwrap_or("?")
-            ),
-        });
-    }
+    describe_failures(call, out.failures())?;
     Ok(out
         .tasks()
         .iter()
