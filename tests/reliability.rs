@@ -50,10 +50,9 @@ async fn estate(aws: &LocalAws) -> Estate<'_> {
     e.srv("calc", h2, &stopped, Some(("deleted", "task-gone")));
     let t = e.task(gone, "calc", HOUR, Behaviour::Healthy).await;
     e.srv("calc", gone, &t, Some(("deleted", "instance-gone")));
-    let net = e.net;
     e.srv_raw(
         "calc",
-        &format!("ip-127-{net}-9-9.ec2.internal"),
+        &e.unknown_host(9),
         80,
         None,
         Some(("deleted", "host-unknown")),
@@ -307,8 +306,7 @@ async fn hostile_records_are_foreign_and_untouched() {
     let h = e.host(Some(&c), 1, 1).await;
     let t = e.task(h, "calc", HOUR, Behaviour::Healthy).await;
     e.srv("calc", h, &t, Some(("kept", "healthy")));
-    let net = e.net;
-    let dead = format!("ip-127-{net}-9-9.ec2.internal");
+    let dead = e.unknown_host(9);
     // (name, type, set identifier, weight, values)
     type Hostile = (
         &'static str,

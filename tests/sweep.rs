@@ -130,7 +130,7 @@ async fn a_large_estate_loses_exactly_its_stale_records() {
     }
     let net = e.net;
     for x in 1..=5u8 {
-        let dns = format!("ip-127-{net}-9-{x}.ec2.internal");
+        let dns = e.unknown_host(x);
         let expect = if x == 1 {
             ("held", "last-record")
         } else {
@@ -265,11 +265,10 @@ async fn the_guard_holds_negative_deletions_and_lets_positive_ones_through() {
     }
     let t = e.task(gone, "calc", HOUR, Behaviour::Healthy).await;
     e.srv("calc", gone, &t, Some(("deleted", "instance-gone")));
-    let net = e.net;
     for x in 1..=6u8 {
         e.srv_raw(
             "calc",
-            &format!("ip-127-{net}-9-{x}.ec2.internal"),
+            &e.unknown_host(x),
             80,
             None,
             Some(("held", "guard")),
@@ -299,10 +298,9 @@ async fn a_dry_run_reports_and_changes_nothing() {
     e.srv("calc", host, &ok, Some(("kept", "healthy")));
     let bad = e.task(host, "calc", HOUR, Behaviour::Http500).await;
     e.srv("calc", host, &bad, Some(("deleted", "unhealthy")));
-    let net = e.net;
     e.srv_raw(
         "calc",
-        &format!("ip-127-{net}-9-1.ec2.internal"),
+        &e.unknown_host(1),
         80,
         None,
         Some(("deleted", "host-unknown")),
@@ -566,10 +564,9 @@ async fn the_command_line_prints_the_report_and_exits_with_the_right_status() {
     let host = e.host(Some(&c), 1, 1).await;
     let t = e.task(host, "calc", HOUR, Behaviour::Healthy).await;
     e.srv("calc", host, &t, Some(("kept", "healthy")));
-    let net = e.net;
     e.srv_raw(
         "calc",
-        &format!("ip-127-{net}-9-1.ec2.internal"),
+        &e.unknown_host(1),
         80,
         None,
         Some(("deleted", "host-unknown")),

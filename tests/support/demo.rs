@@ -107,14 +107,14 @@ pub async fn build(aws: &LocalAws) -> Demo<'_> {
     );
     e.srv_raw(
         "legacy",
-        &format!("ip-127-{NET}-9-1.ec2.internal"),
+        &e.unknown_host(1),
         8080,
         None,
         Some(("held", "last-record")),
     );
     e.srv_raw(
         "legacy",
-        &format!("ip-127-{NET}-9-2.ec2.internal"),
+        &e.unknown_host(2),
         8080,
         None,
         Some(("deleted", "host-unknown")),

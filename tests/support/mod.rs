@@ -515,6 +515,12 @@ impl<'a> Estate<'a> {
             .push(tokio::spawn(serve(listener, behaviour)));
     }
 
+    /// The EC2-style name of an address in this estate's net that no instance has
+    /// (127.<net>.9.`last`).
+    pub fn unknown_host(&self, last: u8) -> String {
+        format!("ip-127-{}-9-{last}.ec2.internal", self.net)
+    }
+
     /// Writes the weighted SRV record of `task` under `service` (reference agent shape).
     pub fn srv(&mut self, service: &str, h: usize, task: &StartedTask, expect: Option<Expect>) {
         let dns = self.hosts[h].dns.clone();
