@@ -61,13 +61,12 @@ const SEED: u64 = 5;
 const LAMBDA_NOFILE: u64 = 1024;
 /// StartTask places one task per listed container instance; at most this many per call.
 const START_BATCH: usize = 100;
-/// Records per ChangeResourceRecordSets while building (Route 53 allows 1,000).
-const WRITE_BATCH: usize = 1000;
 
 /// Route 53 and ECS / EC2 page and batch limits, for the minimum call counts.
 const R53_PAGE: usize = 300;
-const R53_BATCH_RECORDS: usize = 1000;
-const R53_BATCH_CHARS: usize = 32_000;
+use ecs_dns_reaper::apply::{
+    MAX_BATCH_RECORDS as R53_BATCH_RECORDS, MAX_BATCH_VALUE_CHARS as R53_BATCH_CHARS,
+};
 const ECS_PAGE: usize = 100;
 const ECS_DESCRIBE: usize = 100;
 const EC2_PAGE: usize = 1000;
@@ -469,44 +468,7 @@ async fn build(aws: &LocalAws, estate: &mut Estate<'_>, args: &Args) -> Built {
         );
     }
     eprintln!("bench: {} records", sets.len());
-    let route53 = aws.route53();
-    // Batches within Route 53's limits: 1,000 records and 32,000 value characters.
-    let mut batches: Vec<&[aws_sdk_route53::types::ResourceRecordSet]> = Vec::new();
-    let (mut start, mut chars) = (0, 0);
-    for (i, s) in sets.iter().enumerate() {
-        let c: usize = s.resource_records().iter().map(|r| r.value().len()).sum();
-        if i - start == WRITE_BATCH || chars + c > R53_BATCH_CHARS {
-            batches.push(&sets[start..i]);
-            (start, chars) = (i, 0);
-        }
-        chars += c;
-    }
-    batches.push(&sets[start..]);
-    for chunk in batches {
-        use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch};
-        let changes = chunk
-            .iter()
-            .map(|s| {
-                Change::builder()
-                    .action(ChangeAction::Create)
-                    .resource_record_set(s.clone())
-                    .build()
-                    .expect("change")
-            })
-            .collect();
-        route53
-            .change_resource_record_sets()
-            .hosted_zone_id(&estate.zone_id)
-            .change_batch(
-                ChangeBatch::builder()
-                    .set_changes(Some(changes))
-                    .build()
-                    .expect("batch"),
-            )
-            .send()
-            .await
-            .expect("ChangeResourceRecordSets");
-    }
+    aws.create_records(&estate.zone_id, &sets).await;
 
     Built {
         zone_id: estate.zone_id.clone(),
@@ -891,22 +853,7 @@ async fn startup(aws: &LocalAws, built: &Built, binary: &Path, runs: usize) -> R
     let api = listener.local_addr().expect("addr").to_string();
     let mut env = aws.env();
     env.push(("HOSTED_ZONE_ID", built.zone_id.clone()));
-    env.extend([
-        ("AWS_LAMBDA_RUNTIME_API", api),
-        ("AWS_LAMBDA_FUNCTION_NAME", "ecs-dns-reaper".into()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
-        (
-            "AWS_LAMBDA_LOG_STREAM_NAME",
-            "2026/01/01/[$LATEST]0123456789abcdef".into(),
-        ),
-        (
-            "AWS_LAMBDA_LOG_GROUP_NAME",
-            "/aws/lambda/ecs-dns-reaper".into(),
-        ),
-        ("LAMBDA_TASK_ROOT", "/var/task".into()),
-        ("TZ", ":UTC".into()),
-    ]);
+    env.extend(support::lambda_env(&api));
     let mut samples = Vec::new();
     for run in 0..runs {
         let mut cmd = Command::new(binary);

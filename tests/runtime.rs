@@ -454,22 +454,7 @@ struct Lambda {
 
 /// The environment the Lambda service gives a function.
 fn lambda_env(api: &RuntimeApi) -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_LAMBDA_RUNTIME_API", api.addr.to_string()),
-        ("AWS_LAMBDA_FUNCTION_NAME", "ecs-dns-reaper".into()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
-        (
-            "AWS_LAMBDA_LOG_STREAM_NAME",
-            "2026/01/01/[$LATEST]0123456789abcdef".into(),
-        ),
-        (
-            "AWS_LAMBDA_LOG_GROUP_NAME",
-            "/aws/lambda/ecs-dns-reaper".into(),
-        ),
-        ("LAMBDA_TASK_ROOT", "/var/task".into()),
-        ("TZ", ":UTC".into()),
-    ]
+    support::lambda_env(&api.addr.to_string())
 }
 
 impl Lambda {

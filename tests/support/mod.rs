@@ -147,6 +147,36 @@ impl LocalAws {
             .await;
     }
 
+    /// Creates `sets` in the zone, in batches within Route 53's limits (the
+    /// reaper's own batching).
+    pub async fn create_records(&self, zone_id: &str, sets: &[ResourceRecordSet]) {
+        let domain: Vec<_> = sets.iter().map(ecs_dns_reaper::records::from_sdk).collect();
+        for range in ecs_dns_reaper::apply::batches(&domain) {
+            let changes = sets[range]
+                .iter()
+                .map(|set| {
+                    Change::builder()
+                        .action(ChangeAction::Create)
+                        .resource_record_set(set.clone())
+                        .build()
+                        .expect("change")
+                })
+                .collect::<Vec<_>>();
+            self.route53()
+                .change_resource_record_sets()
+                .hosted_zone_id(zone_id)
+                .change_batch(
+                    ChangeBatch::builder()
+                        .set_changes(Some(changes))
+                        .build()
+                        .expect("batch"),
+                )
+                .send()
+                .await
+                .expect("ChangeResourceRecordSets");
+        }
+    }
+
     /// Environment for the real binary, pointed at this local AWS.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
@@ -622,31 +652,8 @@ impl<'a> Estate<'a> {
     /// Writes the pending records (in batches) and backdates task start times.
     pub async fn commit(&mut self) {
         let pending = std::mem::take(&mut self.pending);
-        for chunk in pending.chunks(500) {
-            let changes = chunk
-                .iter()
-                .map(|(set, _)| {
-                    Change::builder()
-                        .action(ChangeAction::Create)
-                        .resource_record_set(set.clone())
-                        .build()
-                        .expect("change")
-                })
-                .collect::<Vec<_>>();
-            self.aws
-                .route53()
-                .change_resource_record_sets()
-                .hosted_zone_id(&self.zone_id)
-                .change_batch(
-                    ChangeBatch::builder()
-                        .set_changes(Some(changes))
-                        .build()
-                        .expect("batch"),
-                )
-                .send()
-                .await
-                .expect("ChangeResourceRecordSets");
-        }
+        let sets: Vec<_> = pending.iter().map(|(set, _)| set.clone()).collect();
+        self.aws.create_records(&self.zone_id, &sets).await;
         for (set, expect) in pending {
             self.written.push(Written {
                 name: set.name().to_string(),
@@ -850,6 +857,27 @@ async fn serve(listener: TcpListener, behaviour: Behaviour) {
             Behaviour::Closed => return,
         }
     }
+}
+
+/// The environment the Lambda service gives a function, with its Runtime API at
+/// `runtime_api` (`host:port`).
+pub fn lambda_env(runtime_api: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "ecs-dns-reaper".into()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "2026/01/01/[$LATEST]0123456789abcdef".into(),
+        ),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            "/aws/lambda/ecs-dns-reaper".into(),
+        ),
+        ("LAMBDA_TASK_ROOT", "/var/task".into()),
+        ("TZ", ":UTC".into()),
+    ]
 }
 
 /// The built `ecs-dns-reaper`: Cargo names it for integration tests; an example
