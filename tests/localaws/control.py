@@ -12,7 +12,9 @@ Every request is classified as ``service:Operation``:
 
 All AWS requests and control-API calls run under one process-wide lock, so
 moto (which is not thread-safe) sees one request at a time and a change batch
-is atomic with respect to concurrent listings.
+is atomic with respect to concurrent listings.  The one exception is the wait
+of a delay fault: it happens outside the lock, before the request is
+processed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 import traceback
 import uuid
 from typing import Any, Callable
@@ -32,9 +35,10 @@ from xml.sax.saxutils import escape
 
 import botocore.session
 from moto.moto_api._internal.models import moto_api_backend
-from moto.route53.models import route53_backends
 from werkzeug.wsgi import get_input_stream
 
+import agent_hook
+import ec2_patches
 import ecs_patches
 import r53_patches
 
@@ -178,14 +182,27 @@ def classify(environ: dict[str, Any], body: bytes) -> Classified | None:
 
 
 class Fault:
+    """One fault spec. A fault with ``delay_ms`` holds the matching request that
+    long before it is processed; it fails the request too only if it also gives
+    ``code``, ``status`` or ``reset``. Without ``delay_ms`` it always fails."""
+
     def __init__(self, spec: dict[str, Any]):
+        if not isinstance(spec, dict):
+            raise ValueError("each fault must be an object")
         self.service = spec.get("service")
         self.operation = spec.get("operation")
-        self.status = int(spec.get("status", 500))
-        self.code = spec.get("code") or "InternalError"
-        self.message = spec.get("message") or DEFAULT_MESSAGES.get(self.code, "localaws injected fault")
-        self.count = int(spec.get("count", 1))
+        delay = spec.get("delay_ms")
+        if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int) or delay < 0):
+            raise ValueError(f"delay_ms must be a whole number of milliseconds >= 0, not {delay!r}")
+        self.delay_ms: int | None = delay
         self.reset = bool(spec.get("reset", False))
+        self.fails = delay is None or "code" in spec or "status" in spec or self.reset
+        self.status = int(spec.get("status", 500)) if self.fails else None
+        self.code = (spec.get("code") or "InternalError") if self.fails else None
+        self.message = (
+            (spec.get("message") or DEFAULT_MESSAGES.get(self.code, "localaws injected fault")) if self.fails else None
+        )
+        self.count = int(spec.get("count", 1))
         self.match = spec.get("match") or {}
         if not isinstance(self.match, dict):
             raise ValueError("match must be an object")
@@ -216,6 +233,7 @@ class Fault:
             "count": self.count,
             "reset": self.reset,
             "match": self.match,
+            "delay_ms": self.delay_ms,
         }
 
 
@@ -266,14 +284,6 @@ _REASONS = {
 }
 
 
-def _zone_exists(zone_id: str) -> bool:
-    for account_backends in dict.values(route53_backends):
-        for backend in dict.values(account_backends):
-            if zone_id in backend.zones:
-                return True
-    return False
-
-
 def abort_connection(environ: dict[str, Any]) -> None:
     """Drop the client connection without sending a byte of response.
 
@@ -316,23 +326,40 @@ class LocalAws:
                 with STATE_LOCK:
                     return self._control(environ, body, start_response)
             call = classify(environ, body)
+            fault = None
             with STATE_LOCK:
                 if call is not None:
                     self.calls[call.key] = self.calls.get(call.key, 0) + 1
                     fault = self._take_fault(call)
-                    if fault is not None:
-                        if fault.reset:
-                            abort_connection(environ)
-                        status, headers, data = error_response(call.service, fault.status, fault.code, fault.message)
-                        start_response(status, headers)
-                        return [data]
-                # materialise moto's response while holding the lock
-                return list(self.moto_app(environ, start_response))
+                if fault is None or not fault.delay_ms:
+                    return self._answer(environ, start_response, call, fault)
+            # A delay fault: wait without the lock (other requests are served
+            # meanwhile), then answer against the state as it is by then.
+            time.sleep(fault.delay_ms / 1000.0)
+            with STATE_LOCK:
+                return self._answer(environ, start_response, call, fault)
         except ConnectionError:
             raise
         except Exception as exc:  # a bug in the fixture: say so loudly
             traceback.print_exc(file=sys.stderr)
             return self._json(start_response, 500, {"error": f"localaws internal error: {exc!r}"})
+
+    def _answer(
+        self, environ: dict[str, Any], start_response: Callable, call: Classified | None, fault: Fault | None
+    ) -> list[bytes]:
+        """Fail the request as ``fault`` says, or let moto answer it and then fire
+        the agent hooks waiting for this operation. Called under STATE_LOCK."""
+        if call is not None and fault is not None and fault.fails:
+            if fault.reset:
+                abort_connection(environ)
+            status, headers, data = error_response(call.service, fault.status, fault.code, fault.message)
+            start_response(status, headers)
+            return [data]
+        # materialise moto's response while holding the lock
+        result = list(self.moto_app(environ, start_response))
+        if call is not None:
+            agent_hook.HOOKS.after_call(call.key)
+        return result
 
     def _take_fault(self, call: Classified) -> Fault | None:
         for fault in self.faults:
@@ -357,8 +384,10 @@ class LocalAws:
             ("GET", "health"): self._health,
             ("POST", "ecs/tasks"): self._ecs_tasks,
             ("POST", "ecs/container-instances"): self._ecs_container_instances,
+            ("POST", "ec2/instances"): self._ec2_instances,
             ("POST", "hooks/before-change"): self._arm_hook,
-            ("GET", "hooks"): lambda _: (200, {"pending": r53_patches.HOOKS.pending()}),
+            ("POST", "hooks/agent"): self._arm_agent_hook,
+            ("GET", "hooks"): self._list_hooks,
             ("DELETE", "hooks"): self._clear_hooks,
             ("POST", "faults"): self._add_faults,
             ("GET", "faults"): lambda _: (200, {"faults": [f.describe() for f in self.faults]}),
@@ -401,6 +430,22 @@ class LocalAws:
             raise ValueError("containerInstances must be a list")
         return 200, {"updated": ecs_patches.update_container_instances(entries)}
 
+    def _ec2_instances(self, payload: dict[str, Any]) -> tuple[int, Any]:
+        entries = payload["instances"]
+        if not isinstance(entries, list):
+            raise ValueError("instances must be a list")
+        return 200, {"updated": ec2_patches.set_instance_states(entries)}
+
+    def _arm_agent_hook(self, payload: dict[str, Any]) -> tuple[int, Any]:
+        return 200, {"armed": True, "hook": agent_hook.HOOKS.arm(payload)}
+
+    def _list_hooks(self, _: dict[str, Any]) -> tuple[int, Any]:
+        return 200, {
+            "pending": r53_patches.HOOKS.pending(),
+            "agent": agent_hook.HOOKS.pending(),
+            "fired": agent_hook.HOOKS.fired(),
+        }
+
     def _arm_hook(self, payload: dict[str, Any]) -> tuple[int, Any]:
         zone_id = r53_patches.strip_zone_id(payload["zoneId"])
         changes = payload["changes"]
@@ -411,13 +456,14 @@ class LocalAws:
                 raise ValueError(f"unknown action {change.get('action')!r}")
             record = change["record"]
             record["Name"], record["Type"]  # noqa: B018 - required keys
-        if not _zone_exists(zone_id):
+        if r53_patches.find_zone(zone_id) is None:
             raise ecs_patches.ControlError(404, f"hosted zone {zone_id!r} not found")
         r53_patches.HOOKS.arm(zone_id, changes)
         return 200, {"armed": True}
 
     def _clear_hooks(self, _: dict[str, Any]) -> tuple[int, Any]:
         r53_patches.HOOKS.clear()
+        agent_hook.HOOKS.clear()
         return 200, {"cleared": True}
 
     def _add_faults(self, payload: dict[str, Any]) -> tuple[int, Any]:
@@ -441,6 +487,7 @@ class LocalAws:
         moto_api_backend.reset()
         ecs_patches.configure_state_manager()
         r53_patches.HOOKS.clear()
+        agent_hook.HOOKS.clear()
         self.faults = []
         self.calls = {}
         return 200, {"reset": True}

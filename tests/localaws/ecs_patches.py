@@ -345,6 +345,15 @@ def _all_ecs_backends() -> list[EC2ContainerServiceBackend]:
     return backends
 
 
+def find_cluster(cluster: str) -> tuple[EC2ContainerServiceBackend, Any]:
+    """The backend holding this cluster (name or ARN) and the cluster, or 404."""
+    cluster_name = (cluster or "default").split("/")[-1]
+    for backend in _all_ecs_backends():
+        if cluster_name in backend.clusters:
+            return backend, backend.clusters[cluster_name]
+    raise ControlError(404, f"cluster {cluster_name!r} not found")
+
+
 def find_task(cluster: str, task_ref: str) -> Task:
     cluster_name = (cluster or "default").split("/")[-1]
     for backend in _all_ecs_backends():
@@ -383,6 +392,8 @@ def update_tasks(entries: list[dict[str, Any]]) -> int:
             task.desired_status = entry["desiredStatus"]
         if "startedAt" in entry:
             task.started_at = _timestamp(entry["startedAt"])
+        if "createdAt" in entry:
+            task.created_at = _timestamp(entry["createdAt"])
         for spec in entry.get("containers") or []:
             container = by_name[spec["name"]]
             if "runtimeId" in spec:

@@ -41,7 +41,7 @@ from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.moto_api._internal import mock_random as random
 from moto.route53.exceptions import InvalidActionValue, InvalidInput
-from moto.route53.models import FakeZone, RecordSet, Route53Backend
+from moto.route53.models import FakeZone, RecordSet, Route53Backend, route53_backends
 from moto.route53.responses import Route53
 
 # Documented quotas for ChangeResourceRecordSets
@@ -353,6 +353,16 @@ HOOKS = ChangeHooks()
 
 def strip_zone_id(zone_id: str) -> str:
     return zone_id.replace("/hostedzone/", "").strip("/")
+
+
+def find_zone(zone_id: str) -> FakeZone | None:
+    """The hosted zone with this id (with or without ``/hostedzone/``), in any account."""
+    zone_id = strip_zone_id(zone_id)
+    for account_backends in dict.values(route53_backends):
+        for backend in dict.values(account_backends):
+            if zone_id in backend.zones:
+                return backend.zones[zone_id]
+    return None
 
 
 # ---------------------------------------------------------------------------

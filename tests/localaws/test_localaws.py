@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -301,6 +302,42 @@ def test_batch_limits(endpoint):
     assert len(all_record_sets(r53, zone_id)[0]) == 502
 
 
+def test_hosted_zone_vpc_associations(endpoint):
+    r53 = client(endpoint, "route53")
+    zone_id = make_zone(r53)  # created with vpc-12345678
+    assert r53.get_hosted_zone(Id=zone_id)["VPCs"] == [{"VPCRegion": "us-east-1", "VPCId": "vpc-12345678"}]
+    r53.associate_vpc_with_hosted_zone(HostedZoneId=zone_id, VPC={"VPCRegion": "us-east-1", "VPCId": "vpc-87654321"})
+    assert sorted(v["VPCId"] for v in r53.get_hosted_zone(Id=zone_id)["VPCs"]) == ["vpc-12345678", "vpc-87654321"]
+    assert all(v["VPCRegion"] == "us-east-1" for v in r53.get_hosted_zone(Id=zone_id)["VPCs"])
+
+
+AGENT_HOST = "ip-127-50-1-5.ec2.internal"
+AGENT_RECORDS = [
+    {"Name": f"calc._tcp.{ZONE}", "Type": "SRV", "TTL": 0, "Weight": 1, "SetIdentifier": f"{AGENT_HOST}:{'3f' * 32}",
+     "ResourceRecords": [{"Value": f"1 1 32768 {AGENT_HOST}"}]},
+    {"Name": f"ip-127-50-1-5.{ZONE}", "Type": "A", "TTL": 0, "Weight": 1, "SetIdentifier": AGENT_HOST,
+     "ResourceRecords": [{"Value": "127.50.1.5"}]},
+    {"Name": f"web.{ZONE}", "Type": "CNAME", "TTL": 0, "Weight": 1, "SetIdentifier": "0123456789ab",
+     "ResourceRecords": [{"Value": AGENT_HOST}]},
+]
+
+
+def test_agent_shaped_records_round_trip(endpoint):
+    """The record shapes the ECS service-discovery agent writes, TTL 0 included."""
+    r53 = client(endpoint, "route53")
+    zone_id = make_zone(r53)
+    change(r53, zone_id, *[("CREATE", r) for r in AGENT_RECORDS])
+    listed = {key(r): r for r in all_record_sets(r53, zone_id)[0]}
+    for record in AGENT_RECORDS:
+        assert listed[key(record)] == record  # every field, TTL 0 as 0
+    for record in AGENT_RECORDS:
+        for wrong in (dict(record, TTL=1), {k: v for k, v in record.items() if k != "Weight"}):
+            msg = invalid_change_batch(r53, zone_id, ("DELETE", wrong))
+            assert msg.endswith("but the values provided do not match the current values]")
+    change(r53, zone_id, *[("DELETE", r) for r in AGENT_RECORDS])
+    assert [r["Type"] for r in all_record_sets(r53, zone_id)[0]] == ["NS", "SOA"]
+
+
 # ---------------------------------------------------------------------------
 # EC2 and ECS
 # ---------------------------------------------------------------------------
@@ -326,6 +363,162 @@ def test_ec2_private_dns_name_and_termination(endpoint):
     ec2.terminate_instances(InstanceIds=[iid])
     inst = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
     assert inst["State"]["Name"] == "terminated"
+
+
+def instances_of(resp):
+    return [i for r in resp["Reservations"] for i in r["Instances"]]
+
+
+def instance_ids(ec2, **filters):
+    resp = ec2.describe_instances(Filters=[{"Name": k, "Values": [v]} for k, v in filters.items()])
+    return sorted(i["InstanceId"] for i in instances_of(resp))
+
+
+def raw_responses(client_, operation):
+    """The XML bodies of every ``operation`` call made with ``client_`` from now on."""
+    bodies = []
+    client_.meta.events.register(f"after-call.ec2.{operation}",
+                                 lambda http_response, **_: bodies.append(http_response.content.decode()))
+    return bodies
+
+
+def test_terminated_instance_reports_no_address(endpoint):
+    ec2 = client(endpoint, "ec2")
+    iid = make_instance(ec2)
+    running = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    vpc, subnet = running["VpcId"], running["SubnetId"]
+    eni = running["NetworkInterfaces"][0]
+    assert eni["Attachment"]["DeleteOnTermination"] is True  # EC2's default for an interface created at launch
+    address_filters = {"private-ip-address": "127.0.1.5", "private-dns-name": "ip-127-0-1-5.ec2.internal",
+                       "vpc-id": vpc, "subnet-id": subnet,
+                       "network-interface.addresses.private-ip-address": "127.0.1.5",
+                       "network-interface.network-interface-id": eni["NetworkInterfaceId"],
+                       "network-interface.vpc-id": vpc, "network-interface.subnet-id": subnet}
+    for name, value in address_filters.items():
+        assert instance_ids(ec2, **{name: value}) == [iid], name
+
+    ec2.terminate_instances(InstanceIds=[iid])
+    bodies = raw_responses(ec2, "DescribeInstances")
+    gone = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    assert gone["State"] == {"Code": 48, "Name": "terminated"}
+    assert gone["PrivateDnsName"] == ""
+    assert gone["NetworkInterfaces"] == []
+    for field in ("PrivateIpAddress", "VpcId", "SubnetId", "PublicIpAddress"):
+        assert field not in gone, field
+    # on the wire: absent elements, an empty name, never the text "None"
+    assert "<privateDnsName/>" in bodies[0] or "<privateDnsName></privateDnsName>" in bodies[0]
+    for element in ("privateIpAddress", "vpcId", "subnetId", "ipAddress"):
+        assert f"<{element}>" not in bodies[0], element
+    assert ">None<" not in bodies[0].replace("<kernelId>None</kernelId>", "")
+    # its interface is deleted with it
+    assert eni["NetworkInterfaceId"] not in [n["NetworkInterfaceId"] for n in ec2.describe_network_interfaces()["NetworkInterfaces"]]
+    # filters on address, name or VPC no longer match it; on id and state they do
+    for name, value in address_filters.items():
+        assert instance_ids(ec2, **{name: value}) == [], name
+    assert instance_ids(ec2, **{"instance-id": iid}) == [iid]
+    assert instance_ids(ec2, **{"instance-state-name": "terminated"}) == [iid]
+    assert [i["InstanceId"] for i in instances_of(ec2.describe_instances())] == [iid]  # still listed
+    # the address is free: a new instance takes it, and with it the name
+    new = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, SubnetId=subnet,
+                            PrivateIpAddress="127.0.1.5")["Instances"][0]
+    assert new["PrivateDnsName"] == "ip-127-0-1-5.ec2.internal"
+    assert instance_ids(ec2, **{"private-ip-address": "127.0.1.5"}) == [new["InstanceId"]]
+    # terminating twice is fine (TerminateInstances is idempotent)
+    ec2.terminate_instances(InstanceIds=[iid])
+
+
+def test_stopped_and_shutting_down_instances_keep_their_address(endpoint):
+    ec2 = client(endpoint, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="127.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="127.0.1.0/24")["Subnet"]["SubnetId"]
+    a, b = (ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, SubnetId=subnet,
+                              PrivateIpAddress=ip)["Instances"][0]["InstanceId"] for ip in ("127.0.1.5", "127.0.1.6"))
+    ec2.stop_instances(InstanceIds=[a])
+    assert control(endpoint, "POST", "ec2/instances", {"instances": [{"instanceId": b, "state": "shutting-down"}]}) == {"updated": 1}
+    by_id = {i["InstanceId"]: i for i in instances_of(ec2.describe_instances())}
+    assert by_id[a]["State"] == {"Code": 80, "Name": "stopped"}
+    assert by_id[b]["State"] == {"Code": 32, "Name": "shutting-down"}
+    enis = [n["NetworkInterfaceId"] for n in ec2.describe_network_interfaces()["NetworkInterfaces"]]
+    for iid, ip in ((a, "127.0.1.5"), (b, "127.0.1.6")):
+        inst = by_id[iid]
+        assert inst["PrivateIpAddress"] == ip
+        assert inst["PrivateDnsName"] == f"ip-{ip.replace('.', '-')}.ec2.internal"
+        assert (inst["VpcId"], inst["SubnetId"]) == (vpc, subnet)
+        assert [n["PrivateIpAddress"] for n in inst["NetworkInterfaces"]] == [ip]
+        assert inst["NetworkInterfaces"][0]["NetworkInterfaceId"] in enis
+        assert instance_ids(ec2, **{"private-ip-address": ip}) == [iid]
+    assert instance_ids(ec2, **{"instance-state-name": "shutting-down"}) == [b]
+    assert instance_ids(ec2, **{"instance-state-code": "32"}) == [b]
+
+
+def test_interface_kept_on_termination_is_detached(endpoint):
+    ec2 = client(endpoint, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="127.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="127.0.1.0/24")["Subnet"]["SubnetId"]
+    inst = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, NetworkInterfaces=[
+        {"DeviceIndex": 0, "SubnetId": subnet, "PrivateIpAddress": "127.0.1.7", "DeleteOnTermination": False}])["Instances"][0]
+    eni = inst["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    assert inst["NetworkInterfaces"][0]["Attachment"]["DeleteOnTermination"] is False
+    ec2.terminate_instances(InstanceIds=[inst["InstanceId"]])
+    gone = ec2.describe_instances(InstanceIds=[inst["InstanceId"]])["Reservations"][0]["Instances"][0]
+    assert gone["NetworkInterfaces"] == [] and "PrivateIpAddress" not in gone and gone["PrivateDnsName"] == ""
+    kept = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"][0]
+    assert kept["Status"] == "available" and kept["PrivateIpAddress"] == "127.0.1.7" and "Attachment" not in kept
+
+
+def test_control_instance_states(endpoint):
+    ec2 = client(endpoint, "ec2")
+    iid = make_instance(ec2)
+    subnet = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["SubnetId"]
+    for name, code in (("pending", 0), ("stopping", 64), ("stopped", 80), ("shutting-down", 32), ("running", 16)):
+        control(endpoint, "POST", "ec2/instances", {"instances": [{"instanceId": iid, "state": name}]})
+        inst = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+        assert inst["State"] == {"Code": code, "Name": name}
+        assert inst["PrivateIpAddress"] == "127.0.1.5" and len(inst["NetworkInterfaces"]) == 1
+
+    # every entry is checked before any is applied
+    err = control(endpoint, "POST", "ec2/instances", {"instances": [
+        {"instanceId": iid, "state": "shutting-down"}, {"instanceId": "i-00000000000000000", "state": "running"}]}, expect=404)
+    assert "i-00000000000000000" in err["error"]
+    control(endpoint, "POST", "ec2/instances", {"instances": [
+        {"instanceId": iid, "state": "shutting-down"}, {"instanceId": iid, "state": "asleep"}]}, expect=400)
+    assert ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"]["Name"] == "running"
+
+    # shutting-down, then terminated: as TerminateInstances
+    control(endpoint, "POST", "ec2/instances", {"instances": [
+        {"instanceId": iid, "state": "shutting-down"}, {"instanceId": iid, "state": "terminated"}]})
+    inst = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    assert inst["State"] == {"Code": 48, "Name": "terminated"}
+    assert inst["PrivateDnsName"] == "" and inst["NetworkInterfaces"] == [] and "PrivateIpAddress" not in inst
+    assert ec2.describe_network_interfaces()["NetworkInterfaces"] == []
+    ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, SubnetId=subnet, PrivateIpAddress="127.0.1.5")
+    # terminated is final
+    control(endpoint, "POST", "ec2/instances", {"instances": [{"instanceId": iid, "state": "running"}]}, expect=400)
+    assert control(endpoint, "POST", "ec2/instances", {"instances": [{"instanceId": iid, "state": "terminated"}]}) == {"updated": 1}
+
+
+def test_two_vpcs_with_the_same_cidr(endpoint):
+    """Staging and production, both 127.50.0.0/16, with an instance on the same address."""
+    ec2 = client(endpoint, "ec2")
+    vpcs, instances = [], []
+    for _ in ("staging", "production"):
+        vpc = ec2.create_vpc(CidrBlock="127.50.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="127.50.1.0/24")["Subnet"]["SubnetId"]
+        inst = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, SubnetId=subnet,
+                                 PrivateIpAddress="127.50.1.5")["Instances"][0]
+        vpcs.append(vpc)
+        instances.append(inst["InstanceId"])
+    assert vpcs[0] != vpcs[1]
+    by_id = {i["InstanceId"]: i for i in instances_of(ec2.describe_instances())}
+    for vpc, iid in zip(vpcs, instances):
+        assert by_id[iid]["VpcId"] == vpc
+        assert by_id[iid]["PrivateIpAddress"] == "127.50.1.5"
+        assert by_id[iid]["PrivateDnsName"] == "ip-127-50-1-5.ec2.internal"
+        assert instance_ids(ec2, **{"vpc-id": vpc}) == [iid]
+    assert instance_ids(ec2, **{"private-ip-address": "127.50.1.5"}) == sorted(instances)
+    # terminating one frees the address in its own VPC only
+    ec2.terminate_instances(InstanceIds=[instances[0]])
+    assert instance_ids(ec2, **{"private-dns-name": "ip-127-50-1-5.ec2.internal"}) == [instances[1]]
 
 
 @pytest.fixture
@@ -380,7 +573,7 @@ def test_ecs_tasks_stay_running_and_control_api(endpoint, ecs_setup):
          "containers": [{"name": "app", "runtimeId": runtime_id, "networkBindings": bindings},
                         {"name": "sidecar", "runtimeId": None, "networkBindings": []}]},
         {"cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/web", "taskArn": arns[1],
-         "lastStatus": "PENDING", "startedAt": None},
+         "lastStatus": "PENDING", "startedAt": None, "createdAt": 1700000000.25},
     ]}) == {"updated": 2}
     for _ in range(3):
         by_arn = {t["taskArn"]: t for t in ecs.describe_tasks(cluster="web", tasks=arns)["tasks"]}
@@ -391,6 +584,7 @@ def test_ecs_tasks_stay_running_and_control_api(endpoint, ecs_setup):
         assert "runtimeId" not in t0["containers"][1] and t0["containers"][1].get("networkBindings", []) == []
         assert t0["lastStatus"] == "RUNNING"
         assert t1["lastStatus"] == "PENDING" and "startedAt" not in t1
+        assert t1["createdAt"].timestamp() == pytest.approx(1700000000.25)
 
     err = control(endpoint, "POST", "ecs/tasks", {"tasks": [{"cluster": "web", "taskArn": "arn:aws:ecs:us-east-1:123456789012:task/web/nope"}]}, expect=404)
     assert "error" in err
@@ -498,6 +692,54 @@ def test_fault_retried_by_sdk(endpoint):
     assert control(endpoint, "GET", "calls") == {"route53:ListResourceRecordSets": 2}
 
 
+def test_fault_delay(endpoint):
+    """A slow listing: held before processing, outside the lock."""
+    r53 = client(endpoint, "route53", NO_RETRY)
+    zone_id = make_zone(r53)
+    control(endpoint, "POST", "faults", {"faults": [
+        {"service": "route53", "operation": "ListResourceRecordSets", "delay_ms": 800, "count": 1}]})
+    assert control(endpoint, "GET", "faults")["faults"][0]["delay_ms"] == 800
+    result = {}
+
+    def slow_listing():
+        started = time.monotonic()
+        result["records"] = client(endpoint, "route53", NO_RETRY).list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+        result["elapsed"] = time.monotonic() - started
+
+    thread = threading.Thread(target=slow_listing)
+    thread.start()
+    time.sleep(0.2)
+    # other requests are served meanwhile
+    started = time.monotonic()
+    change(r53, zone_id, ("CREATE", srv("h:during")))
+    assert control(endpoint, "GET", "calls")["route53:ListResourceRecordSets"] == 1
+    assert time.monotonic() - started < 0.5
+    assert "records" not in result
+    thread.join(5)
+    assert result["elapsed"] >= 0.8
+    # the delayed call saw the state as it was after the delay
+    assert "h:during" in [r.get("SetIdentifier") for r in result["records"]]
+    started = time.monotonic()
+    r53.list_resource_record_sets(HostedZoneId=zone_id)  # count exhausted
+    assert time.monotonic() - started < 0.5
+    assert control(endpoint, "GET", "faults") == {"faults": []}
+
+
+def test_fault_delay_then_fail(endpoint):
+    ecs = client(endpoint, "ecs", NO_RETRY)
+    ecs.create_cluster(clusterName="web")
+    control(endpoint, "POST", "faults", {"faults": [
+        {"service": "ecs", "operation": "ListTasks", "delay_ms": 300, "status": 400, "code": "ThrottlingException"}]})
+    started = time.monotonic()
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        ecs.list_tasks(cluster="web")
+    assert time.monotonic() - started >= 0.3
+    assert info.value.response["Error"]["Code"] == "ThrottlingException"
+    assert ecs.list_tasks(cluster="web")["taskArns"] == []
+    for bad in (-1, "800", 1.5, True):
+        control(endpoint, "POST", "faults", {"faults": [{"service": "ecs", "delay_ms": bad}]}, expect=400)
+
+
 # ---------------------------------------------------------------------------
 # before-change hook, counters, reset
 # ---------------------------------------------------------------------------
@@ -525,6 +767,100 @@ def test_before_change_hook(endpoint):
     change(r53, zone_id, ("DELETE", srv("h:aaa", port=40000)))
     assert [r["Type"] for r in all_record_sets(r53, zone_id)[0]] == ["NS", "SOA"]
     control(endpoint, "POST", "hooks/before-change", {"zoneId": "NOSUCHZONE", "changes": []}, expect=404)
+
+
+def agent_hook(cluster="web", zone_id=None, **overrides):
+    return {"after": "ecs:DescribeTasks", "cluster": cluster, "taskDefinition": "calc",
+            "containerInstance": overrides.pop("ci_arn", ""), "containerPort": 8080, "zoneId": zone_id,
+            "name": f"calc.{ZONE}", **overrides}
+
+
+def test_agent_hook_starts_a_task_mid_sweep(endpoint, ecs_setup):
+    ecs, iid, ci_arn = ecs_setup
+    r53 = client(endpoint, "route53", NO_RETRY)
+    zone_id = make_zone(r53)
+    first = ecs.run_task(cluster="web", taskDefinition="calc")["tasks"][0]["taskArn"]
+    armed = control(endpoint, "POST", "hooks/agent", agent_hook(zone_id=zone_id, ci_arn=ci_arn, after="ecs:ListTasks"))
+    assert armed["armed"] is True and armed["hook"]["after"] == "ecs:ListTasks"
+    hooks = control(endpoint, "GET", "hooks")
+    assert len(hooks["agent"]) == 1 and hooks["fired"] == []
+
+    ecs.describe_tasks(cluster="web", tasks=[first])  # another operation: nothing happens
+    control(endpoint, "POST", "faults", {"faults": [
+        {"service": "ecs", "operation": "ListTasks", "status": 500, "code": "ServerException"}]})
+    with pytest.raises(botocore.exceptions.ClientError):  # failed by a fault: never reached moto
+        client(endpoint, "ecs", NO_RETRY).list_tasks(cluster="web")
+    assert control(endpoint, "GET", "hooks")["fired"] == []
+
+    assert ecs.list_tasks(cluster="web")["taskArns"] == [first]  # this call does not see the new task
+    fired = control(endpoint, "GET", "hooks")
+    assert fired["agent"] == [] and len(fired["fired"]) == 1
+    done = fired["fired"][0]
+    new = [a for a in ecs.list_tasks(cluster="web")["taskArns"] if a != first]
+    assert new == [done["taskArn"]]
+
+    task = ecs.describe_tasks(cluster="web", tasks=new)["tasks"][0]
+    assert task["containerInstanceArn"] == ci_arn and task["lastStatus"] == "RUNNING"
+    assert task["taskDefinitionArn"].endswith(":task-definition/calc:1")
+    assert "startedAt" in task and "createdAt" in task
+    app = task["containers"][0]
+    host_port = app["networkBindings"][0]["hostPort"]
+    assert app["runtimeId"] == done["runtimeId"] and len(done["runtimeId"]) == 64
+    host = "ip-127-0-1-5.ec2.internal"
+    assert done["record"] == {"Name": f"calc.{ZONE}", "Type": "SRV", "SetIdentifier": f"{host}:{app['runtimeId']}",
+                              "Value": f"1 1 {host_port} {host}"}
+    listed = {key(r): r for r in all_record_sets(r53, zone_id)[0]}
+    assert listed[(f"calc.{ZONE}", "SRV", f"{host}:{app['runtimeId']}")] == {
+        "Name": f"calc.{ZONE}", "Type": "SRV", "SetIdentifier": f"{host}:{app['runtimeId']}", "Weight": 1, "TTL": 0,
+        "ResourceRecords": [{"Value": f"1 1 {host_port} {host}"}]}
+
+    # one-shot
+    ecs.list_tasks(cluster="web")
+    assert len(ecs.list_tasks(cluster="web")["taskArns"]) == 2
+    assert len(control(endpoint, "GET", "hooks")["fired"]) == 1
+
+    # after ecs:DescribeTasks: the described tasks are unchanged, the task and record appear right after
+    control(endpoint, "POST", "hooks/agent", agent_hook(zone_id=zone_id, ci_arn=ci_arn))
+    assert [t["taskArn"] for t in ecs.describe_tasks(cluster="web", tasks=[first])["tasks"]] == [first]
+    second = control(endpoint, "GET", "hooks")["fired"][1]
+    assert second["after"] == "ecs:DescribeTasks" and second["taskArn"] in ecs.list_tasks(cluster="web")["taskArns"]
+    assert len(all_record_sets(r53, zone_id)[0]) == 2 + 2
+
+    # DELETE /hooks and reset clear pending and fired hooks
+    control(endpoint, "POST", "hooks/agent", agent_hook(zone_id=zone_id, ci_arn=ci_arn, after="route53:ChangeResourceRecordSets"))
+    control(endpoint, "DELETE", "hooks")
+    assert control(endpoint, "GET", "hooks") == {"pending": {}, "agent": [], "fired": []}
+    control(endpoint, "POST", "hooks/agent", agent_hook(zone_id=zone_id, ci_arn=ci_arn))
+    control(endpoint, "POST", "reset")
+    assert control(endpoint, "GET", "hooks") == {"pending": {}, "agent": [], "fired": []}
+
+
+def test_agent_hook_validation(endpoint, ecs_setup):
+    ecs, iid, ci_arn = ecs_setup
+    zone_id = make_zone(client(endpoint, "route53"))
+    good = agent_hook(zone_id=zone_id, ci_arn=ci_arn)
+    for changes, status in (
+        ({"cluster": "nope"}, 404),
+        ({"zoneId": "ZNOSUCHZONE"}, 404),
+        ({"taskDefinition": "nope"}, 404),
+        ({"containerInstance": ci_arn.rsplit("/", 1)[0] + "/0000"}, 404),
+        ({"after": "DescribeTasks"}, 400),
+        ({"after": "ecs:DescribeTask"}, 400),
+        ({"after": "nosuchservice:DescribeTasks"}, 400),
+        ({"containerPort": 9999}, 400),
+        ({"containerPort": "8080"}, 400),
+        ({"name": "calc.other.internal."}, 400),
+    ):
+        err = control(endpoint, "POST", "hooks/agent", dict(good, **changes), expect=status)
+        assert "error" in err, changes
+    bare = dict(good)
+    del bare["containerPort"]
+    control(endpoint, "POST", "hooks/agent", bare, expect=400)
+    assert control(endpoint, "GET", "hooks")["agent"] == []
+    # the cluster may be an ARN and the zone id may carry /hostedzone/
+    armed = control(endpoint, "POST", "hooks/agent", dict(
+        good, cluster="arn:aws:ecs:us-east-1:123456789012:cluster/web", zoneId=f"/hostedzone/{zone_id}"))["hook"]
+    assert (armed["cluster"], armed["zoneId"], armed["containerInstance"]) == ("web", zone_id, ci_arn)
 
 
 def test_call_counters(endpoint):
