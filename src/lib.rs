@@ -12,6 +12,7 @@ pub mod events;
 pub mod handler;
 pub mod health;
 pub mod inventory;
+pub mod names;
 pub mod plan;
 pub mod records;
 pub mod report;

@@ -1,16 +1,18 @@
 //! Records: the hosted zone's record sets, and which of them the reaper owns (SPEC §2).
 //!
-//! The Route 53 edge lives here: [`resolve_zone`] and [`list_zone`] turn API answers
+//! The Route 53 edge lives here: [`find_zone_by_name`], [`zone_vpcs`] and
+//! [`list_zone`] turn API answers
 //! into [`RecordSet`]s, and [`to_sdk`] turns one back for an exact DELETE. Everything
 //! else in the crate sees only the plain types of this module.
 
-use std::collections::HashSet;
-use std::fmt;
+use std::collections::{BTreeSet, HashSet};
 use std::net::Ipv4Addr;
 
 use aws_sdk_route53::error::DisplayErrorContext;
 use aws_sdk_route53::types::{ResourceRecord, ResourceRecordSet, RrType};
 use aws_sdk_route53::Client;
+
+pub use crate::names::{ContainerId, Ec2Host, HostName};
 
 /// Route 53 returns at most 300 record sets per ListResourceRecordSets page.
 pub const LIST_PAGE_SIZE: i32 = 300;
@@ -54,88 +56,6 @@ impl RecordSet {
     }
 }
 
-/// An EC2 private DNS name, compared case-insensitively without the trailing dot.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct HostName(String);
-
-impl HostName {
-    /// Accepts a DNS host name (not an IP literal); `None` for anything else.
-    pub fn parse(raw: &str) -> Option<Self> {
-        let name = raw.trim_end_matches('.').to_ascii_lowercase();
-        let label_ok = |l: &str| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !l.starts_with('-')
-        };
-        if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
-            return None;
-        }
-        if name.parse::<Ipv4Addr>().is_ok() || name.split('.').all(|l| l.parse::<u8>().is_ok()) {
-            return None;
-        }
-        Some(HostName(name))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The address an EC2 IP-based host name stands for: in a VPC the Amazon
-    /// resolver answers `ip-a-b-c-d.<anything>` with `a.b.c.d`, whether an instance
-    /// has it or not, so the name itself says what it resolves to.
-    pub fn embedded_ip(&self) -> Option<Ipv4Addr> {
-        let first = self.0.split('.').next()?;
-        parse_ip_label(first)
-    }
-}
-
-impl fmt::Display for HostName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// `ip-a-b-c-d` → `a.b.c.d`.
-fn parse_ip_label(label: &str) -> Option<Ipv4Addr> {
-    let rest = label.strip_prefix("ip-")?;
-    let octets: Vec<&str> = rest.split('-').collect();
-    if octets.len() != 4 || octets.iter().any(|o| o.is_empty() || o.len() > 3) {
-        return None;
-    }
-    let mut bytes = [0u8; 4];
-    for (b, o) in bytes.iter_mut().zip(&octets) {
-        if !o.chars().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        *b = o.parse().ok()?;
-    }
-    Some(Ipv4Addr::from(bytes))
-}
-
-/// A Docker container id, full (64 hex) or short (12 hex), lower case.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ContainerId(String);
-
-impl ContainerId {
-    pub fn parse(raw: &str) -> Option<Self> {
-        let id = raw.to_ascii_lowercase();
-        ((12..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_hexdigit()))
-            .then_some(ContainerId(id))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// ECS reports the id as a container's `runtimeId`; either side may be the
-    /// 12-character short form, so one must be a prefix of the other.
-    pub fn matches(&self, runtime_id: &str) -> bool {
-        let other = runtime_id.to_ascii_lowercase();
-        other.len() >= 12 && (other.starts_with(&self.0) || self.0.starts_with(&other))
-    }
-}
-
 /// What an owned record points at (SPEC §2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -153,8 +73,11 @@ pub enum Target {
         service: String,
         container: ContainerId,
     },
-    /// The host's own A record, `ip-a-b-c-d.<ns>.` → `a.b.c.d`.
-    HostA { ip: Ipv4Addr },
+    /// The host's own A record: `ip-a-b-c-d.<ns>.` → `a.b.c.d`, simple or weighted
+    /// with the host name as set identifier; or, for a resource-named host,
+    /// `i-….<ns>.` → its address, weighted. `host` is what the name names, which
+    /// is what the record is judged by.
+    HostA { ip: Ipv4Addr, host: Ec2Host },
 }
 
 /// A record set the reaper may delete, with what it points at.
@@ -216,8 +139,8 @@ fn classify_srv(set: &RecordSet) -> Ownership {
         Ok(p) if p > 0 => p,
         _ => return Err(Foreign("SRV port is not in 1-65535")),
     };
-    let Some(host) = HostName::parse(host) else {
-        return Err(Foreign("SRV target is not a host name"));
+    let Some(host) = ec2_host_name(host) else {
+        return Err(Foreign("SRV target is not an EC2 private DNS name"));
     };
     // The agent writes `<host>:<container-id>`; the host part must be the SRV target.
     let id = set.set_identifier.as_deref().unwrap_or_default();
@@ -246,8 +169,8 @@ fn classify_srv(set: &RecordSet) -> Ownership {
 }
 
 fn classify_cname(set: &RecordSet, relative: &str) -> Ownership {
-    let Some(host) = HostName::parse(&set.values[0]) else {
-        return Err(Foreign("CNAME target is not a host name"));
+    let Some(host) = ec2_host_name(&set.values[0]) else {
+        return Err(Foreign("CNAME target is not an EC2 private DNS name"));
     };
     let Some(container) = set.set_identifier.as_deref().and_then(ContainerId::parse) else {
         return Err(Foreign("set identifier is not a container id"));
@@ -262,20 +185,46 @@ fn classify_cname(set: &RecordSet, relative: &str) -> Ownership {
     })
 }
 
+/// The agent names a host's A record after the first label of the host name and
+/// writes its address; releases 1.4 and later write it weighted, with the host
+/// name as set identifier (earlier releases and hand-made ones: simple, IP names
+/// only).
 fn classify_host_a(set: &RecordSet, relative: &str) -> Ownership {
-    if set.set_identifier.is_some() || set.weight.is_some() {
-        return Err(Foreign("A record with a routing policy"));
+    let named = (!relative.contains('.')).then(|| Ec2Host::from_label(relative));
+    let Some(named) = named.flatten() else {
+        return Err(Foreign("A record not named after an EC2 host"));
+    };
+    let Ok(ip) = set.values[0].parse::<Ipv4Addr>() else {
+        return Err(Foreign("A record value is not an IPv4 address"));
+    };
+    if named == Ec2Host::Address(ip) {
+        // IP name: the name spells the value.
+    } else if matches!(named, Ec2Host::Address(_)) {
+        return Err(Foreign("A record whose name does not spell its address"));
     }
-    let named = (!relative.contains('.'))
-        .then(|| parse_ip_label(relative))
-        .flatten();
-    match (named, set.values[0].parse::<Ipv4Addr>()) {
-        (Some(named), Ok(value)) if named == value => Ok(OwnedRecord {
-            set: set.clone(),
-            target: Target::HostA { ip: value },
-        }),
-        _ => Err(Foreign("A record that is not `ip-a-b-c-d` → a.b.c.d")),
+    let weighted = match (&set.set_identifier, set.weight) {
+        (None, None) => false,
+        (Some(id), Some(_)) => {
+            let id_host = HostName::parse(id);
+            if id_host.as_ref().map(HostName::first_label) != Some(relative) {
+                return Err(Foreign("set identifier does not name the record's host"));
+            }
+            true
+        }
+        _ => return Err(Foreign("A record with a routing policy")),
+    };
+    if !weighted && matches!(named, Ec2Host::Instance(_)) {
+        return Err(Foreign("simple A record named after an instance id"));
     }
+    Ok(OwnedRecord {
+        set: set.clone(),
+        target: Target::HostA { ip, host: named },
+    })
+}
+
+/// A record target that is an EC2 private DNS name in either naming scheme.
+fn ec2_host_name(raw: &str) -> Option<HostName> {
+    HostName::parse(raw).filter(|h| h.ec2_host().is_some())
 }
 
 /// The part of `name` below `apex`, or `None` for the apex itself and names outside it.
@@ -288,10 +237,16 @@ fn relative_name<'a>(name: &'a str, apex: &str) -> Option<&'a str> {
 /// Failures at the Route 53 boundary.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ZoneError {
-    #[error("no private hosted zone is named {0}")]
+    #[error("DNS_NAMESPACE={0}: no private hosted zone has that name")]
     NamespaceNotFound(String),
-    #[error("{namespace} names {} private hosted zones ({}): set HOSTED_ZONE_ID", ids.len(), ids.join(", "))]
+    #[error("DNS_NAMESPACE={namespace}: {} private hosted zones have that name ({}); set HOSTED_ZONE_ID to the one to sweep", ids.len(), ids.join(", "))]
     NamespaceAmbiguous { namespace: String, ids: Vec<String> },
+    #[error(
+        "route53:ListHostedZonesByName page cursor did not advance (name={name}): stopped listing"
+    )]
+    ZoneCursorStuck { name: String },
+    #[error("hosted zone {0} is associated with no VPC: only a private zone's VPCs say which EC2 instances are evidence")]
+    NoVpc(String),
     #[error("route53:{call} failed: {message}")]
     Api { call: &'static str, message: String },
     #[error("route53:ListResourceRecordSets page cursor did not advance (name={name}, type={rtype}, identifier={identifier}): stopped listing")]
@@ -309,7 +264,10 @@ impl ZoneError {
     /// a listing that failed part-way.
     pub fn is_unknown_zone(&self) -> bool {
         match self {
-            ZoneError::NamespaceNotFound(_) | ZoneError::NamespaceAmbiguous { .. } => true,
+            ZoneError::NamespaceNotFound(_)
+            | ZoneError::NamespaceAmbiguous { .. }
+            | ZoneError::ZoneCursorStuck { .. }
+            | ZoneError::NoVpc(_) => true,
             ZoneError::Api { message, .. } => message.contains("NoSuchHostedZone"),
             _ => false,
         }
@@ -331,6 +289,7 @@ pub async fn find_zone_by_name(client: &Client, namespace: &str) -> Result<Strin
     let wanted = format!("{namespace}.");
     let mut ids = Vec::new();
     let mut next: Option<(String, Option<String>)> = Some((wanted.clone(), None));
+    let mut previous: Option<(String, Option<String>)> = None;
     // ListHostedZonesByName lists zones in name order starting at `DNSName`, so the
     // matching ones come first; stop at the first zone with another name.
     while let Some((name, id)) = next.take() {
@@ -352,9 +311,15 @@ pub async fn find_zone_by_name(client: &Client, namespace: &str) -> Result<Strin
             }
         }
         if page.is_truncated() && !past {
-            if let Some(n) = page.next_dns_name() {
-                next = Some((n.to_string(), page.next_hosted_zone_id().map(String::from)));
+            let cursor = (
+                page.next_dns_name().unwrap_or_default().to_string(),
+                page.next_hosted_zone_id().map(String::from),
+            );
+            if cursor.0.is_empty() || Some(&cursor) == previous.as_ref() {
+                return Err(ZoneError::ZoneCursorStuck { name: cursor.0 });
             }
+            previous = Some(cursor.clone());
+            next = Some(cursor);
         }
     }
     match ids.len() {
@@ -365,6 +330,28 @@ pub async fn find_zone_by_name(client: &Client, namespace: &str) -> Result<Strin
             ids,
         }),
     }
+}
+
+/// The VPCs a private hosted zone is associated with (GetHostedZone `VPCs`). Only
+/// their EC2 instances are evidence: accounts often run VPCs with the same CIDR
+/// side by side, where the same host names and addresses exist twice.
+pub async fn zone_vpcs(client: &Client, zone_id: &str) -> Result<BTreeSet<String>, ZoneError> {
+    let out = client
+        .get_hosted_zone()
+        .id(zone_id)
+        .send()
+        .await
+        .map_err(|e| api_error("GetHostedZone", e))?;
+    let vpcs: BTreeSet<String> = out
+        .vpcs()
+        .iter()
+        .filter_map(|v| v.vpc_id())
+        .map(String::from)
+        .collect();
+    if vpcs.is_empty() {
+        return Err(ZoneError::NoVpc(zone_id.to_string()));
+    }
+    Ok(vpcs)
 }
 
 /// What one walk through the zone returned. `failure` is set when the listing
@@ -598,6 +585,64 @@ mod tests {
                 set("ip-10-0-1-5.sd.internal.", "A", None, None, &["10.0.1.5"]),
                 Target::HostA {
                     ip: Ipv4Addr::new(10, 0, 1, 5),
+                    host: Ec2Host::Address(Ipv4Addr::new(10, 0, 1, 5)),
+                },
+            ),
+            // reference agent 1.4+: weighted, set identifier = the host name
+            (
+                set(
+                    "ip-10-0-1-5.sd.internal.",
+                    "A",
+                    Some("ip-10-0-1-5.ec2.internal"),
+                    Some(1),
+                    &["10.0.1.5"],
+                ),
+                Target::HostA {
+                    ip: Ipv4Addr::new(10, 0, 1, 5),
+                    host: Ec2Host::Address(Ipv4Addr::new(10, 0, 1, 5)),
+                },
+            ),
+            // a resource-named host: named after its instance id
+            (
+                set(
+                    "i-0123456789abcdef0.sd.internal.",
+                    "A",
+                    Some("i-0123456789abcdef0.eu-west-1.compute.internal"),
+                    Some(1),
+                    &["10.0.1.5"],
+                ),
+                Target::HostA {
+                    ip: Ipv4Addr::new(10, 0, 1, 5),
+                    host: Ec2Host::Instance("i-0123456789abcdef0".into()),
+                },
+            ),
+            // SRV on a resource name, and on the zone's own host A name (-hostname)
+            (
+                set(
+                    "_calc._tcp.sd.internal.",
+                    "SRV",
+                    Some("i-0123456789abcdef0.ec2.internal:3f2a9c0d1e4b"),
+                    Some(1),
+                    &["1 1 32768 i-0123456789abcdef0.ec2.internal"],
+                ),
+                Target::Srv {
+                    host: host("i-0123456789abcdef0.ec2.internal"),
+                    port: 32768,
+                    container: ContainerId::parse("3f2a9c0d1e4b"),
+                },
+            ),
+            (
+                set(
+                    "calc.sd.internal.",
+                    "SRV",
+                    Some("ip-10-0-1-5.sd.internal:3f2a9c0d1e4b"),
+                    Some(1),
+                    &["1 1 80 ip-10-0-1-5.sd.internal"],
+                ),
+                Target::Srv {
+                    host: host("ip-10-0-1-5.sd.internal"),
+                    port: 80,
+                    container: ContainerId::parse("3f2a9c0d1e4b"),
                 },
             ),
         ];
@@ -722,6 +767,74 @@ mod tests {
                 &["10.0.1.5"],
             ),
             set("web.sd.internal.", "CNAME", Some("blue"), Some(1), &[h]),
+            // a load balancer behind a weighted CNAME whose set identifier is hex
+            // (a 40-character commit id), and targets that are no EC2 host name
+            set(
+                "web.sd.internal.",
+                "CNAME",
+                Some("3f2a9c0d1e4b5a6978877665544332211001aabb"),
+                Some(1),
+                &["internal-web-1234567890.us-east-1.elb.amazonaws.com"],
+            ),
+            set(
+                "web.sd.internal.",
+                "CNAME",
+                Some("3f2a9c0d1e4b"),
+                Some(1),
+                &["internal-web-1234567890.us-east-1.elb.amazonaws.com"],
+            ),
+            set(
+                "calc.sd.internal.",
+                "SRV",
+                Some("api.example.com:3f2a9c0d1e4b"),
+                Some(1),
+                &["1 1 80 api.example.com"],
+            ),
+            // container ids of other lengths or in upper case
+            set("web.sd.internal.", "CNAME", Some(&CID[..40]), Some(1), &[h]),
+            set(
+                "web.sd.internal.",
+                "CNAME",
+                Some("3F2A9C0D1E4B"),
+                Some(1),
+                &[h],
+            ),
+            set(
+                "calc.sd.internal.",
+                "SRV",
+                Some(&format!("{h}:{}", &CID[..20])),
+                Some(1),
+                &["1 1 80 ip-10-0-1-5.ec2.internal"],
+            ),
+            // host A shapes the agent never writes
+            set(
+                "ip-10-0-1-5.sd.internal.",
+                "A",
+                Some("ip-10-0-1-6.ec2.internal"),
+                Some(1),
+                &["10.0.1.5"],
+            ),
+            set(
+                "ip-10-0-1-5.sd.internal.",
+                "A",
+                Some("ip-10-0-1-5.ec2.internal"),
+                None,
+                &["10.0.1.5"],
+            ),
+            set(
+                "i-0123456789abcdef0.sd.internal.",
+                "A",
+                None,
+                None,
+                &["10.0.1.5"],
+            ),
+            set(
+                "i-0123456789abcdef0.sd.internal.",
+                "A",
+                Some("i-0aaaaaaaaaaaaaaaa.ec2.internal"),
+                Some(1),
+                &["10.0.1.5"],
+            ),
             // A records that are not a host's own
             set("api.sd.internal.", "A", None, None, &["10.0.1.5"]),
             set("ip-10-0-1-5.sd.internal.", "A", None, None, &["10.0.1.6"]),
@@ -759,39 +872,6 @@ mod tests {
         for set in cases {
             assert!(classify(&set, APEX).is_err(), "{set:?} should be foreign");
         }
-    }
-
-    #[test]
-    fn container_ids_match_by_prefix_of_at_least_twelve() {
-        let full = ContainerId::parse(CID).unwrap();
-        let short = ContainerId::parse(&CID[..12]).unwrap();
-        assert!(full.matches(CID) && full.matches(&CID[..12]) && full.matches(&CID.to_uppercase()));
-        assert!(short.matches(CID) && short.matches(&CID[..12]));
-        assert!(!full.matches(&CID[..11]) && !short.matches(&CID[..11]));
-        assert!(!short.matches("aaaaaaaaaaaaaaaa"));
-        assert!(ContainerId::parse(&CID[..11]).is_none());
-        assert!(ContainerId::parse("zzzzzzzzzzzz").is_none());
-    }
-
-    #[test]
-    fn host_names_compare_case_insensitively_and_embed_their_address() {
-        assert_eq!(
-            host("IP-10-0-1-5.EC2.Internal."),
-            host("ip-10-0-1-5.ec2.internal")
-        );
-        assert_eq!(
-            host("ip-10-0-1-5.ec2.internal").embedded_ip(),
-            Some(Ipv4Addr::new(10, 0, 1, 5))
-        );
-        assert_eq!(
-            host("ip-127-0-3-7.ap-northeast-1.compute.internal").embedded_ip(),
-            Some(Ipv4Addr::new(127, 0, 3, 7))
-        );
-        assert_eq!(host("i-0abc.ec2.internal").embedded_ip(), None);
-        assert_eq!(host("ip-10-0-1-300.ec2.internal").embedded_ip(), None);
-        assert!(HostName::parse("10.0.1.5").is_none());
-        assert!(HostName::parse("bad name").is_none());
-        assert!(HostName::parse("").is_none());
     }
 
     /// moto cannot be made to repeat a page or return a cursor that does not move:
@@ -865,6 +945,34 @@ mod tests {
             );
             assert_eq!(listing.pages, 2, "stops on the first repeat");
             assert_eq!(listing.records, vec![srv(1)]);
+        }
+
+        #[tokio::test]
+        async fn a_zone_lookup_whose_cursor_does_not_advance_stops_with_an_error() {
+            use aws_sdk_route53::operation::list_hosted_zones_by_name::ListHostedZonesByNameOutput;
+            use aws_sdk_route53::types::{HostedZone, HostedZoneConfig};
+            let page = || {
+                let zone = HostedZone::builder()
+                    .id("/hostedzone/Z1")
+                    .name("sd.internal.")
+                    .caller_reference("a")
+                    .config(HostedZoneConfig::builder().private_zone(true).build())
+                    .build()
+                    .unwrap();
+                ListHostedZonesByNameOutput::builder()
+                    .hosted_zones(zone)
+                    .is_truncated(true)
+                    .max_items(1)
+                    .next_dns_name("sd.internal.")
+                    .next_hosted_zone_id("Z1")
+                    .build()
+                    .unwrap()
+            };
+            let stuck = mock!(Client::list_hosted_zones_by_name).then_output(page);
+            let client = mock_client!(aws_sdk_route53, RuleMode::MatchAny, [&stuck]);
+            let err = find_zone_by_name(&client, "sd.internal").await.unwrap_err();
+            assert!(matches!(err, ZoneError::ZoneCursorStuck { .. }), "{err}");
+            assert_eq!(stuck.num_calls(), 2, "stops on the first repeat");
         }
 
         #[tokio::test]

@@ -72,8 +72,204 @@ fn json() -> impl Strategy<Value = Value> {
     })
 }
 
+/// A label the agents could have written: an IP name's, a resource name's, or noise.
+fn label() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::array::uniform4(any::<u8>()).prop_map(|[a, b, c, d]| format!("ip-{a}-{b}-{c}-{d}")),
+        "i-[0-9a-f]{17}",
+        "i-[0-9a-f]{8}",
+        "[a-z0-9-]{1,20}",
+        "\\PC{1,12}",
+    ]
+}
+
+/// A host name in one of the agent's forms (EC2 name, the zone's own host A name),
+/// another DNS name, or noise; sometimes in upper case or with a trailing dot.
+fn host() -> impl Strategy<Value = String> {
+    let domain = prop_oneof![
+        Just(".ec2.internal"),
+        Just(".eu-west-1.compute.internal"),
+        Just(".sd.internal"),
+        Just(".elb.amazonaws.com"),
+        Just(""),
+    ];
+    (label(), domain, any::<bool>(), any::<bool>()).prop_map(|(l, d, upper, dot)| {
+        let h = format!("{l}{d}{}", if dot { "." } else { "" });
+        if upper {
+            h.to_uppercase()
+        } else {
+            h
+        }
+    })
+}
+
+fn container_id() -> impl Strategy<Value = String> {
+    prop_oneof!["[0-9a-f]{64}", "[0-9a-f]{12}", "[0-9a-fA-F]{1,70}"]
+}
+
+/// A record set under the apex built from the agents' pieces, so that classification
+/// gets past "outside the zone" and into the SRV, CNAME and A parsers: half of them
+/// in an agent's shape with at most one field disturbed, half assembled at random.
+fn record_under_apex() -> impl Strategy<Value = RecordSet> {
+    prop_oneof![agent_shaped(), assembled()]
+}
+
+fn agent_shaped() -> impl Strategy<Value = RecordSet> {
+    let rtype = prop_oneof![Just("SRV"), Just("CNAME"), Just("A")];
+    let noise = "\\PC{0,20}";
+    (
+        rtype,
+        host(),
+        container_id(),
+        1u16..,
+        any::<bool>(),
+        0u8..6,
+        noise,
+    )
+        .prop_map(|(rtype, h, cid, port, weighted, disturb, noise)| {
+            let first = match h.split('.').next().unwrap_or_default() {
+                "" => "x".to_string(),
+                l => l.to_ascii_lowercase(),
+            };
+            let (name, id, value) = match rtype {
+                "SRV" => (
+                    "_calc._tcp".to_string(),
+                    Some(format!("{h}:{cid}")),
+                    format!("1 1 {port} {h}"),
+                ),
+                "CNAME" => ("web".to_string(), Some(cid), h.clone()),
+                _ => {
+                    let ip = first
+                        .strip_prefix("ip-")
+                        .map(|r| r.replace('-', "."))
+                        .unwrap_or_else(|| "10.0.1.5".into());
+                    (first.clone(), weighted.then(|| h.clone()), ip)
+                }
+            };
+            let mut set = record_set(
+                format!("{name}.sd.internal."),
+                rtype.into(),
+                id,
+                (rtype != "A" || weighted).then_some(1),
+                vec![value],
+            );
+            match disturb {
+                0 => set.set_identifier = Some(noise),
+                1 => set.values = vec![noise],
+                2 => set.weight = None,
+                3 => set.name = format!("{noise}x.sd.internal."),
+                _ => {}
+            }
+            set
+        })
+}
+
+fn assembled() -> impl Strategy<Value = RecordSet> {
+    let rtype = prop_oneof![Just("SRV"), Just("CNAME"), Just("A"), Just("TXT")];
+    let id = prop_oneof![
+        (host(), container_id()).prop_map(|(h, c)| format!("{h}:{c}")),
+        host(),
+        container_id(),
+        "\\PC{0,20}",
+    ];
+    let value = prop_oneof![
+        (any::<u16>(), any::<u16>(), any::<u16>(), host())
+            .prop_map(|(p, w, port, h)| format!("{p} {w} {port} {h}")),
+        host(),
+        prop::array::uniform4(any::<u8>()).prop_map(|o| std::net::Ipv4Addr::from(o).to_string()),
+        "\\PC{0,30}",
+    ];
+    (
+        label(),
+        rtype,
+        proptest::option::of(id),
+        proptest::option::of(0i64..=255),
+        prop::collection::vec(value, 1..3),
+    )
+        .prop_map(|(l, t, id, w, v)| record_set(format!("{l}.sd.internal."), t.into(), id, w, v))
+}
+
+/// What the classifier makes of a record under the apex: the type, and whether it
+/// was owned. It must never answer "outside the zone" for one.
+fn outcome(set: &RecordSet) -> (String, bool) {
+    match classify(set, "sd.internal") {
+        Ok(owned) => {
+            // An owned record's target is what its value says.
+            match &owned.target {
+                Target::HostA { ip, .. } => assert_eq!(set.values[0], ip.to_string()),
+                Target::Srv { host, port, .. } => {
+                    let fields: Vec<&str> = set.values[0].split_whitespace().collect();
+                    assert_eq!(fields[2], port.to_string());
+                    assert_eq!(HostName::parse(fields[3]).as_ref(), Some(host));
+                }
+                Target::Cname { host, .. } => {
+                    assert_eq!(
+                        set.values[0].trim_end_matches('.').to_ascii_lowercase(),
+                        host.as_str()
+                    )
+                }
+            }
+            assert!(
+                owned.set.set_identifier.is_some() || owned.set.rtype == "A",
+                "only a simple host A record is owned without a set identifier"
+            );
+            (set.rtype.clone(), true)
+        }
+        Err(why) => {
+            assert_ne!(why.0, "apex or outside the zone", "{set:?}");
+            (set.rtype.clone(), false)
+        }
+    }
+}
+
+/// Generated records reach every parser, and each parser both accepts and refuses
+/// some of them.
+#[test]
+fn generated_records_reach_the_srv_cname_and_a_parsers() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config as RunnerConfig, TestRunner};
+    let mut runner = TestRunner::new(RunnerConfig {
+        rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+        ..RunnerConfig::default()
+    });
+    let strategy = record_under_apex();
+    let mut counts: HashMap<(String, bool), usize> = HashMap::new();
+    for _ in 0..4_000 {
+        let set = strategy.new_tree(&mut runner).expect("value").current();
+        *counts.entry(outcome(&set)).or_default() += 1;
+    }
+    for rtype in ["SRV", "CNAME", "A"] {
+        for owned in [true, false] {
+            assert!(
+                counts
+                    .get(&(rtype.to_string(), owned))
+                    .copied()
+                    .unwrap_or(0)
+                    > 0,
+                "no generated {rtype} record was {}: {counts:?}",
+                if owned { "owned" } else { "foreign" }
+            );
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn records_under_the_apex_are_parsed_not_dismissed(set in record_under_apex()) {
+        let _ = outcome(&set);
+    }
+
+    #[test]
+    fn container_ids_other_than_12_or_64_lower_case_hex_are_foreign(id in "[0-9a-fA-F]{1,80}") {
+        let set = record_set(
+            "web.sd.internal.".into(), "CNAME".into(), Some(id.clone()), Some(1),
+            vec!["ip-10-0-1-5.ec2.internal".into()],
+        );
+        let agent_shaped = matches!(id.len(), 12 | 64) && id == id.to_lowercase();
+        prop_assert_eq!(classify(&set, "sd.internal").is_ok(), agent_shaped);
+    }
 
     #[test]
     fn classify_never_panics(
@@ -92,7 +288,7 @@ proptest! {
         port in 1u16..,
         prio in any::<u16>(),
         weight in any::<u16>(),
-        id in "[0-9a-f]{12,64}",
+        id in prop_oneof!["[0-9a-f]{12}", "[0-9a-f]{64}"],
         upper in any::<bool>(),
         service in "[a-z][a-z0-9-]{0,20}",
     ) {
