@@ -212,11 +212,16 @@ fn parse_path(raw: Option<String>) -> Result<String, ConfigError> {
         return Ok("/".to_string());
     };
     let path = path.trim();
-    if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // The health checker's own rule, so that no path passes here and fails at start.
+    if let Err(e) = crate::health::validate_path(path) {
+        let problem = match e {
+            crate::health::HealthError::InvalidPath { reason, .. } => reason,
+            other => other.to_string(),
+        };
         return Err(invalid(
             "HEALTH_CHECK_PATH",
             path,
-            "expected an absolute path such as /health, without spaces",
+            format!("{problem}: expected an absolute path such as /health"),
         ));
     }
     Ok(path.to_string())
@@ -321,6 +326,10 @@ mod tests {
             ),
             (
                 &[("HOSTED_ZONE_ID", "Z1"), ("HEALTH_CHECK_PATH", "health")],
+                "HEALTH_CHECK_PATH",
+            ),
+            (
+                &[("HOSTED_ZONE_ID", "Z1"), ("HEALTH_CHECK_PATH", "/x#y")],
                 "HEALTH_CHECK_PATH",
             ),
             (

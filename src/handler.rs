@@ -34,6 +34,7 @@ pub struct Deps {
     pub health: HealthChecker,
     pub config: Config,
     zone_id: OnceCell<String>,
+    zone_vpcs: OnceCell<BTreeSet<String>>,
 }
 
 /// Errors that fail an invocation (exit status 1 on the command line, a function
@@ -114,6 +115,7 @@ impl Deps {
             },
             health: HealthChecker::new(config.health.clone())?,
             zone_id: OnceCell::new(),
+            zone_vpcs: OnceCell::new(),
             config,
         })
     }
@@ -130,6 +132,22 @@ impl Deps {
         }
     }
 
+    /// The zone id, and the VPCs the zone is associated with.
+    async fn zone(&self) -> Result<(String, BTreeSet<String>), ZoneError> {
+        let id = self.zone_id().await?;
+        let vpcs = self.zone_vpcs(&id).await?;
+        Ok((id, vpcs))
+    }
+
+    /// The VPCs the zone is associated with, read once per process: EC2 evidence
+    /// counts only from these.
+    async fn zone_vpcs(&self, zone_id: &str) -> Result<BTreeSet<String>, ZoneError> {
+        self.zone_vpcs
+            .get_or_try_init(|| records::zone_vpcs(&self.route53, zone_id))
+            .await
+            .cloned()
+    }
+
     fn plan_settings(&self) -> PlanSettings {
         PlanSettings {
             startup_grace: self.config.startup_grace,
@@ -137,6 +155,13 @@ impl Deps {
             keep_last_record: self.config.keep_last_record,
             checks_off: self.config.health.mode == CheckMode::Off,
         }
+    }
+
+    /// An empty report that already shows the configured guard limit.
+    fn report(&self, trigger: Trigger, dry_run: bool, zone: Option<String>) -> Report {
+        let mut report = Report::new(trigger, dry_run, zone);
+        report.guard.limit_percent = self.config.max_delete_percent;
+        report
     }
 
     fn cluster_scope(&self) -> ClusterScope {
@@ -169,7 +194,7 @@ pub async fn handle(
                 ZoneSelector::Id(id) => Some(id.clone()),
                 ZoneSelector::Namespace(_) => None,
             };
-            let mut report = Report::new(trigger, dry_run(None), zone);
+            let mut report = deps.report(trigger, dry_run(None), zone);
             report.ignored = Some(why);
             report
         }
@@ -249,9 +274,12 @@ impl<'a> Run<'a> {
 
     /// Lists and classifies the zone (records), filling the report's counts.
     /// `Ok(None)`: the listing failed before the apex was known; `report.errors` says why.
-    async fn load_zone(&self, report: &mut Report) -> Result<Option<ZoneView>, HandlerError> {
+    async fn load_zone(
+        &self,
+        zone_id: String,
+        report: &mut Report,
+    ) -> Result<Option<ZoneView>, HandlerError> {
         let deps = self.deps;
-        let zone_id = deps.zone_id().await?;
         report.hosted_zone_id = Some(zone_id.clone());
         let since = Instant::now();
         let listing = records::list_zone(&deps.route53, &zone_id).await;
@@ -301,34 +329,41 @@ impl<'a> Run<'a> {
     /// One full sweep (SPEC §3).
     async fn sweep(&self, trigger: Trigger, dry_run: bool) -> Result<Report, HandlerError> {
         let deps = self.deps;
-        let mut report = Report::new(trigger, dry_run, None);
+        let mut report = deps.report(trigger, dry_run, None);
 
-        // records ∥ inventory
-        let scope = deps.cluster_scope();
-        let inventory_read = async {
-            let since = Instant::now();
-            let inventory = inventory::read(&deps.inventory, &scope).await;
-            self.time(|t| &mut t.inventory_ms, since);
-            inventory
+        let Some(zone) = self.within(deps.zone()).await else {
+            return Ok(out_of_time(report));
         };
-        let reads = async { tokio::join!(self.load_zone(&mut report), inventory_read) };
-        let Some((view, mut inventory)) = self.within(reads).await else {
+        let (zone_id, zone_vpcs) = zone?;
+
+        // The zone listing happens-before the ECS read: a record the agent wrote
+        // for a task started after the ECS read is then never judged against it.
+        // EC2 is read alongside the listing.
+        let ec2_read = async {
+            let since = Instant::now();
+            let instances = inventory::read_instances(&deps.inventory).await;
+            self.time(|t| &mut t.inventory_ms, since);
+            instances
+        };
+        let listing = async { tokio::join!(self.load_zone(zone_id, &mut report), ec2_read) };
+        let Some((view, instances)) = self.within(listing).await else {
             return Ok(out_of_time(report));
         };
         let Some(view) = view? else {
             return Ok(report);
         };
-        let hosts: BTreeSet<_> = view
-            .owned
-            .iter()
-            .filter_map(|o| match &o.target {
-                records::Target::Srv { host, .. } | records::Target::Cname { host, .. } => {
-                    Some(host.clone())
-                }
-                records::Target::HostA { .. } => None,
-            })
-            .collect();
-        inventory::resolve_hosts(&mut inventory, &hosts).await;
+        let scope = deps.cluster_scope();
+        let since = Instant::now();
+        let ecs_read = inventory::read_clusters(&deps.inventory, &scope);
+        let Some(mut inventory) = self.within(ecs_read).await else {
+            return Ok(out_of_time(report));
+        };
+        self.time(|t| &mut t.inventory_ms, since);
+        inventory.zone_vpcs = zone_vpcs;
+        match instances {
+            Ok(instances) => inventory.instances = instances,
+            Err(f) => inventory.failures.push(f),
+        }
         report
             .errors
             .extend(inventory.failures.iter().map(ToString::to_string));
@@ -384,7 +419,7 @@ impl<'a> Run<'a> {
         dry_run: bool,
     ) -> Result<Report, HandlerError> {
         let deps = self.deps;
-        let mut report = Report::new(Trigger::EcsTaskStopped, dry_run, None);
+        let mut report = deps.report(Trigger::EcsTaskStopped, dry_run, None);
         let since = Instant::now();
         let read = inventory::read_around_task(
             &deps.inventory,
@@ -392,7 +427,7 @@ impl<'a> Run<'a> {
             &detail.task_arn,
             detail.container_instance_arn.as_deref(),
         );
-        let Some((task, inventory)) = self.within(read).await else {
+        let Some((task, mut inventory)) = self.within(read).await else {
             return Ok(out_of_time(report));
         };
         self.time(|t| &mut t.inventory_ms, since);
@@ -409,7 +444,12 @@ impl<'a> Run<'a> {
             ));
             return Ok(report);
         }
-        let Some(view) = self.within(self.load_zone(&mut report)).await else {
+        let Some(zone) = self.within(deps.zone()).await else {
+            return Ok(out_of_time(report));
+        };
+        let (zone_id, zone_vpcs) = zone?;
+        inventory.zone_vpcs = zone_vpcs;
+        let Some(view) = self.within(self.load_zone(zone_id, &mut report)).await else {
             return Ok(out_of_time(report));
         };
         let Some(view) = view? else {
@@ -436,10 +476,10 @@ impl<'a> Run<'a> {
         }));
         let stopped = StoppedTask {
             runtime_ids,
-            host: inventory
-                .instances
+            instance_id: inventory
+                .container_instances
                 .first()
-                .and_then(|i| i.private_dns.clone()),
+                .and_then(|ci| ci.ec2_instance_id.clone()),
             host_ports,
         };
         let plan =
@@ -452,16 +492,17 @@ impl<'a> Run<'a> {
     /// that target the instance, after checking with EC2 that it is really gone.
     ///
     /// A terminated instance may no longer report its private address or DNS
-    /// name; then nothing ties records to it, and a full sweep decides instead.
+    /// name (EC2 deletes its network interface); then only records that name its
+    /// instance id are tied to it, and the next full sweep judges the rest.
     async fn instance_gone(
         &self,
         instance_id: &str,
         dry_run: bool,
     ) -> Result<Report, HandlerError> {
         let deps = self.deps;
-        let mut report = Report::new(Trigger::Ec2InstanceState, dry_run, None);
+        let mut report = deps.report(Trigger::Ec2InstanceState, dry_run, None);
         let since = Instant::now();
-        let Some(inventory) = self
+        let Some(mut inventory) = self
             .within(inventory::read_instance(&deps.inventory, instance_id))
             .await
         else {
@@ -487,11 +528,16 @@ impl<'a> Run<'a> {
         if instance.private_ip.is_none() && instance.private_dns.is_none() {
             tracing::info!(
                 instance_id,
-                "instance reports no address any more: sweeping instead"
+                "instance reports no address any more: only records that name its id are \
+                 tied to it; the next sweep judges the rest"
             );
-            return self.sweep(Trigger::Ec2InstanceState, dry_run).await;
         }
-        let Some(view) = self.within(self.load_zone(&mut report)).await else {
+        let Some(zone) = self.within(deps.zone()).await else {
+            return Ok(out_of_time(report));
+        };
+        let (zone_id, zone_vpcs) = zone?;
+        inventory.zone_vpcs = zone_vpcs;
+        let Some(view) = self.within(self.load_zone(zone_id, &mut report)).await else {
             return Ok(out_of_time(report));
         };
         let Some(view) = view? else {

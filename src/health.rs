@@ -296,7 +296,7 @@ fn build_client(timeout: Duration) -> Result<reqwest::Client, HealthError> {
 /// Rejects a path that would not produce `http://ip:port<path>` with exactly
 /// that authority (e.g. a missing leading `/`, whitespace, control characters,
 /// a fragment).
-fn validate_path(path: &str) -> Result<(), HealthError> {
+pub fn validate_path(path: &str) -> Result<(), HealthError> {
     let invalid = |reason: &str| HealthError::InvalidPath {
         path: path.to_owned(),
         reason: reason.to_owned(),

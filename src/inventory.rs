@@ -8,13 +8,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::net::Ipv4Addr;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use aws_sdk_ec2::error::DisplayErrorContext;
 use futures::future::join_all;
 use futures::stream::{self, StreamExt};
 
-use crate::records::HostName;
+use crate::names::{Ec2Host, HostName};
 
 /// DescribeTasks and DescribeContainerInstances take at most 100 ids per call.
 pub const DESCRIBE_BATCH: usize = 100;
@@ -26,12 +26,34 @@ pub const EC2_PAGE: i32 = 1000;
 const TASK_DEFINITION_CONCURRENCY: usize = 8;
 
 /// EC2's view of an instance.
+///
+/// A terminated instance loses its primary network interface: EC2 then reports no
+/// private address, an empty private DNS name and no VPC (for up to about an hour,
+/// before it drops out of DescribeInstances). From then on only its instance id
+/// ties records to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ec2Instance {
     pub id: String,
     pub state: InstanceState,
     pub private_ip: Option<Ipv4Addr>,
     pub private_dns: Option<HostName>,
+    pub vpc_id: Option<String>,
+}
+
+impl Ec2Instance {
+    /// Whether `host` names this instance: as its private DNS name, by the address
+    /// an IP name spells, or by the instance id a resource name carries.
+    pub fn is_named_by(&self, host: &HostName) -> bool {
+        self.private_dns.as_ref() == Some(host) || host.ec2_host().is_some_and(|h| self.is(&h))
+    }
+
+    /// Whether this is the instance an [`Ec2Host`] names.
+    pub fn is(&self, host: &Ec2Host) -> bool {
+        match host {
+            Ec2Host::Address(ip) => self.private_ip == Some(*ip),
+            Ec2Host::Instance(id) => self.id == *id,
+        }
+    }
 }
 
 /// EC2 instance state names.
@@ -114,6 +136,7 @@ pub struct Task {
     pub last_status: String,
     pub desired_status: String,
     pub started_at: Option<SystemTime>,
+    pub created_at: Option<SystemTime>,
     pub task_definition_arn: Option<String>,
     pub containers: Vec<Container>,
 }
@@ -140,6 +163,12 @@ pub struct TaskDefinition {
     pub containers: Vec<ContainerDefinition>,
 }
 
+impl TaskDefinition {
+    pub fn container(&self, name: &str) -> Option<&ContainerDefinition> {
+        self.containers.iter().find(|c| c.name == name)
+    }
+}
+
 /// One inventory read that failed after the SDK's retries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InventoryFailure {
@@ -161,14 +190,25 @@ pub struct Inventory {
     pub container_instances: Vec<ContainerInstance>,
     pub tasks: Vec<Task>,
     pub task_definitions: HashMap<String, TaskDefinition>,
-    /// Addresses of host names that no EC2 instance reports as its private DNS name.
-    pub resolved: HashMap<HostName, Ipv4Addr>,
+    /// The VPCs the hosted zone is associated with: only their instances are
+    /// evidence (accounts often run VPCs with the same CIDR side by side).
+    pub zone_vpcs: BTreeSet<String>,
     pub failures: Vec<InventoryFailure>,
 }
 
 impl Inventory {
     pub fn is_complete(&self) -> bool {
         self.failures.is_empty()
+    }
+
+    /// Whether EC2's word about `instance` counts for this zone: it is in one of
+    /// the zone's VPCs, or it reports no VPC and no address (terminated), so that
+    /// only its instance id, unique across VPCs, can match it.
+    pub fn in_zone_vpcs(&self, instance: &Ec2Instance) -> bool {
+        match &instance.vpc_id {
+            Some(vpc) => self.zone_vpcs.contains(vpc),
+            None => instance.private_ip.is_none() && instance.private_dns.is_none(),
+        }
     }
 }
 
@@ -219,25 +259,18 @@ where
     }
 }
 
-/// Reads the estate: every EC2 instance, and the container instances, running tasks
-/// and task definitions of the swept clusters.
-pub async fn read(clients: &InventoryClients, scope: &ClusterScope) -> Inventory {
-    let (instances, ecs) = tokio::join!(
-        describe_instances(&clients.ec2, InstanceQuery::All),
-        read_ecs(&clients.ecs, scope)
-    );
-    let mut inventory = ecs;
-    match instances {
-        Ok(instances) => inventory.instances = instances,
-        Err(f) => inventory.failures.push(f),
-    }
-    inventory
+/// Every EC2 instance of the region (the plan keeps those of the zone's VPCs).
+/// A terminated instance reports no VPC, so a `vpc-id` filter would hide it.
+pub async fn read_instances(
+    clients: &InventoryClients,
+) -> Result<Vec<Ec2Instance>, InventoryFailure> {
+    describe_instances(&clients.ec2, InstanceQuery::All).await
 }
 
-/// Fills [`Inventory::resolved`] for the record `hosts` that no EC2 instance
-/// reports as its private DNS name.
-pub async fn resolve_hosts(inventory: &mut Inventory, hosts: &BTreeSet<HostName>) {
-    inventory.resolved = resolve_unknown_hosts(hosts, &inventory.instances).await;
+/// The container instances, running tasks and task definitions of the swept
+/// clusters.
+pub async fn read_clusters(clients: &InventoryClients, scope: &ClusterScope) -> Inventory {
+    read_ecs(&clients.ecs, scope).await
 }
 
 /// Which instances to describe.
@@ -285,6 +318,7 @@ async fn describe_instances(
                     ),
                     private_ip: i.private_ip_address().and_then(|ip| ip.parse().ok()),
                     private_dns: i.private_dns_name().and_then(HostName::parse),
+                    vpc_id: i.vpc_id().filter(|v| !v.is_empty()).map(String::from),
                 })
             })
             .collect();
@@ -559,6 +593,7 @@ pub fn task_from_sdk(t: &aws_sdk_ecs::types::Task, cluster: &str) -> Option<Task
         last_status: t.last_status().unwrap_or_default().to_string(),
         desired_status: t.desired_status().unwrap_or_default().to_string(),
         started_at: t.started_at().and_then(to_system_time),
+        created_at: t.created_at().and_then(to_system_time),
         task_definition_arn: t.task_definition_arn().map(String::from),
         containers: t
             .containers()
@@ -733,49 +768,6 @@ pub async fn read_instance(clients: &InventoryClients, instance_id: &str) -> Inv
         }
     }
     inventory
-}
-
-/// How long a DNS lookup of a custom host name may take.
-const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
-/// Custom host names looked up at once.
-const RESOLVE_CONCURRENCY: usize = 16;
-
-/// Addresses of the record hosts that no EC2 instance reports as its private DNS
-/// name (SPEC §3, `host-unknown`): an EC2 IP-based name stands for its embedded
-/// address without a query (the VPC resolver answers every such name); any other
-/// name is looked up through the system resolver.
-async fn resolve_unknown_hosts(
-    hosts: &BTreeSet<HostName>,
-    instances: &[Ec2Instance],
-) -> HashMap<HostName, Ipv4Addr> {
-    let known: BTreeSet<&HostName> = instances
-        .iter()
-        .filter_map(|i| i.private_dns.as_ref())
-        .collect();
-    stream::iter(hosts.iter().filter(|h| !known.contains(h)))
-        .map(|host| async move {
-            let address = match host.embedded_ip() {
-                Some(ip) => Some(ip),
-                None => lookup(host).await,
-            };
-            address.map(|ip| (host.clone(), ip))
-        })
-        .buffer_unordered(RESOLVE_CONCURRENCY)
-        .filter_map(|found| async move { found })
-        .collect()
-        .await
-}
-
-async fn lookup(host: &HostName) -> Option<Ipv4Addr> {
-    let query = tokio::net::lookup_host((host.as_str(), 0));
-    let addrs = tokio::time::timeout(RESOLVE_TIMEOUT, query)
-        .await
-        .ok()?
-        .ok()?;
-    addrs.into_iter().find_map(|a| match a.ip() {
-        std::net::IpAddr::V4(ip) => Some(ip),
-        std::net::IpAddr::V6(_) => None,
-    })
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! [`decide`] folds in the health results and applies the sweep-wide safety rules
 //! (incomplete inventory, mass-deletion guard, last-record protection).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::time::{Duration, SystemTime};
 
@@ -13,7 +13,7 @@ use crate::health::{Endpoint, HealthResult};
 use crate::inventory::{
     Container, ContainerInstance, Ec2Instance, Inventory, NetworkMode, Task, TaskDefinition,
 };
-use crate::records::{ContainerId, HostName, OwnedRecord, Target};
+use crate::records::{Ec2Host, HostName, OwnedRecord, Target};
 
 /// Settings the plan depends on (from SPEC §5).
 #[derive(Debug, Clone)]
@@ -142,7 +142,8 @@ pub struct Planned {
     pub record: OwnedRecord,
     pub target: String,
     pub decision: Decision,
-    /// The backing task, when the record is deleted as `unhealthy`.
+    /// The backing task to stop (`STOP_UNHEALTHY_TASKS`), when the record is deleted
+    /// as `unhealthy` and every checked endpoint of that task failed.
     pub task: Option<TaskRef>,
     /// How the health check failed, for `unhealthy`.
     pub detail: Option<String>,
@@ -172,11 +173,16 @@ impl Plan {
     }
 }
 
-/// The inventory, indexed for lookups by record target.
+/// The inventory, indexed for lookups by record target. Only instances of the
+/// zone's VPCs are indexed: an instance of another VPC never keeps, backs or
+/// condemns a record, whatever name or address it shares with one.
 struct Estate<'a> {
     by_dns: HashMap<&'a HostName, Vec<&'a Ec2Instance>>,
     by_ip: HashMap<Ipv4Addr, Vec<&'a Ec2Instance>>,
-    container_instances: HashMap<&'a str, &'a ContainerInstance>,
+    by_id: HashMap<&'a str, &'a Ec2Instance>,
+    /// Container instances by EC2 instance id: an instance may be registered more
+    /// than once (a re-registered agent, a move between clusters).
+    registrations: HashMap<&'a str, Vec<&'a ContainerInstance>>,
     tasks: HashMap<&'a str, Vec<&'a Task>>,
     inventory: &'a Inventory,
 }
@@ -185,19 +191,26 @@ impl<'a> Estate<'a> {
     fn new(inventory: &'a Inventory) -> Self {
         let mut by_dns: HashMap<&HostName, Vec<&Ec2Instance>> = HashMap::new();
         let mut by_ip: HashMap<Ipv4Addr, Vec<&Ec2Instance>> = HashMap::new();
-        for i in &inventory.instances {
+        let mut by_id = HashMap::new();
+        for i in inventory
+            .instances
+            .iter()
+            .filter(|i| inventory.in_zone_vpcs(i))
+        {
             if let Some(dns) = &i.private_dns {
                 by_dns.entry(dns).or_default().push(i);
             }
             if let Some(ip) = i.private_ip {
                 by_ip.entry(ip).or_default().push(i);
             }
+            by_id.insert(i.id.as_str(), i);
         }
-        let container_instances = inventory
-            .container_instances
-            .iter()
-            .filter_map(|ci| Some((ci.ec2_instance_id.as_deref()?, ci)))
-            .collect();
+        let mut registrations: HashMap<&str, Vec<&ContainerInstance>> = HashMap::new();
+        for ci in &inventory.container_instances {
+            if let Some(id) = ci.ec2_instance_id.as_deref() {
+                registrations.entry(id).or_default().push(ci);
+            }
+        }
         let mut tasks: HashMap<&str, Vec<&Task>> = HashMap::new();
         for t in &inventory.tasks {
             if let (Some(ci), "RUNNING") = (
@@ -210,32 +223,43 @@ impl<'a> Estate<'a> {
         Estate {
             by_dns,
             by_ip,
-            container_instances,
+            by_id,
+            registrations,
             tasks,
             inventory,
         }
     }
 
-    /// The instance a host name stands for: by private DNS name, else by the
-    /// address the name resolves to. When several match (an address reused after
-    /// a termination), the live one holds the name now.
+    /// The instance a record's host name stands for: by private DNS name, else by
+    /// what the name names (the address of an IP name, the id of a resource name).
+    /// When several match (an address reused after a termination), the live one
+    /// holds the name now.
     fn instance_for_host(&self, host: &HostName) -> Option<&'a Ec2Instance> {
         match self.by_dns.get(host) {
             Some(found) => pick(found),
-            None => {
-                let ip = self
-                    .inventory
-                    .resolved
-                    .get(host)
-                    .copied()
-                    .or_else(|| host.embedded_ip())?;
-                self.instance_for_ip(ip)
-            }
+            None => self.instance_for(&host.ec2_host()?),
         }
     }
 
-    fn instance_for_ip(&self, ip: Ipv4Addr) -> Option<&'a Ec2Instance> {
-        self.by_ip.get(&ip).and_then(|found| pick(found))
+    fn instance_for(&self, host: &Ec2Host) -> Option<&'a Ec2Instance> {
+        match host {
+            Ec2Host::Address(ip) => self.by_ip.get(ip).and_then(|found| pick(found)),
+            Ec2Host::Instance(id) => self.by_id.get(id.as_str()).copied(),
+        }
+    }
+
+    /// Whether the instance is registered in a swept cluster, and the running
+    /// tasks of all its registrations.
+    fn running_on(&self, instance: &Ec2Instance) -> Option<Vec<&'a Task>> {
+        let registrations = self.registrations.get(instance.id.as_str())?;
+        Some(
+            registrations
+                .iter()
+                .filter_map(|ci| self.tasks.get(ci.arn.as_str()))
+                .flatten()
+                .copied()
+                .collect(),
+        )
     }
 
     fn definition(&self, task: &Task) -> Option<&'a TaskDefinition> {
@@ -253,7 +277,7 @@ fn pick<'a>(found: &[&'a Ec2Instance]) -> Option<&'a Ec2Instance> {
         .copied()
 }
 
-/// Statuses of a task that has not reached RUNNING yet.
+/// A task that has not reached RUNNING yet, or runs without container ids so far.
 fn is_starting(task: &Task) -> bool {
     matches!(
         task.last_status.as_str(),
@@ -261,15 +285,39 @@ fn is_starting(task: &Task) -> bool {
     ) || (task.last_status == "RUNNING" && task.containers.iter().all(|c| c.runtime_id.is_none()))
 }
 
-/// The container port a container declares for `service` with
-/// `SERVICE_<port>_NAME=<service>` (definition environment plus overrides).
-fn declared_container_port(
+/// How long a starting task protects the records on its host: a task stuck in
+/// PENDING must not keep stale records forever.
+const STARTING_GRACE_FACTOR: u32 = 10;
+
+/// Whether `at` is less than `window` before `now` (an unknown time counts as recent).
+fn within(at: Option<SystemTime>, window: Duration, now: SystemTime) -> bool {
+    at.is_none_or(|at| now.duration_since(at).map_or(true, |age| age < window))
+}
+
+/// A task still starting, created less than 10 × the grace period ago.
+fn recently_starting(task: &Task, settings: &PlanSettings, now: SystemTime) -> bool {
+    let window = settings.startup_grace * STARTING_GRACE_FACTOR;
+    is_starting(task) && within(task.created_at, window, now)
+}
+
+/// A backing task in its grace period: started less than the grace period ago, or
+/// still starting (for at most 10 × the grace period).
+fn in_grace(task: &Task, settings: &PlanSettings, now: SystemTime) -> bool {
+    if is_starting(task) {
+        return recently_starting(task, settings, now);
+    }
+    within(task.started_at, settings.startup_grace, now)
+}
+
+/// The port `p` of a container's `SERVICE_<p>_NAME=<service>` declaration
+/// (definition environment plus overrides).
+fn declared_port(
     container: &Container,
     definition: Option<&TaskDefinition>,
     service: &str,
 ) -> Option<u16> {
     let from_definition = definition
-        .and_then(|d| d.containers.iter().find(|c| c.name == container.name))
+        .and_then(|d| d.container(&container.name))
         .map(|c| c.environment.as_slice())
         .unwrap_or_default();
     from_definition
@@ -283,64 +331,78 @@ fn declared_container_port(
         })
 }
 
-/// The host port to check for a CNAME record's service (SPEC §2, declared port):
-/// the network binding for the declared container port; with no bindings reported,
-/// the definition's static host port; in `awsvpc` / `host` mode the container port.
+/// The host port to check for a CNAME record's service (README, declared port).
+/// The reference agent names a container port in `SERVICE_<p>_NAME`: check the
+/// host port bound to it. The CNAME fork registers only static mappings and names
+/// them by host port: when a binding's host port is `<p>`, check `<p>`. With no
+/// bindings reported: the definition's static mapping (either way); in `awsvpc` /
+/// `host` mode the container port itself.
 fn declared_host_port(
     container: &Container,
     definition: Option<&TaskDefinition>,
     service: &str,
 ) -> Option<u16> {
-    let container_port = declared_container_port(container, definition, service)?;
-    if let Some(NetworkMode::Awsvpc | NetworkMode::Host) = definition.map(|d| d.network_mode) {
-        return Some(container_port);
-    }
+    let p = declared_port(container, definition, service)?;
     if !container.bindings.is_empty() {
-        return container
+        let by_container_port = container
             .bindings
             .iter()
-            .find(|b| b.container_port == Some(container_port))
-            .map(|b| b.host_port);
+            .find(|b| b.container_port == Some(p));
+        return match by_container_port {
+            Some(b) => Some(b.host_port),
+            None => container
+                .bindings
+                .iter()
+                .any(|b| b.host_port == p)
+                .then_some(p),
+        };
     }
-    definition?
-        .containers
-        .iter()
-        .find(|c| c.name == container.name)?
-        .port_mappings
-        .iter()
-        .find(|(cp, _)| *cp == container_port)
-        .and_then(|(_, hp)| *hp)
+    if let Some(NetworkMode::Awsvpc | NetworkMode::Host) = definition.map(|d| d.network_mode) {
+        return Some(p);
+    }
+    let mappings = &definition?.container(&container.name)?.port_mappings;
+    match mappings.iter().find(|(cp, _)| *cp == p) {
+        Some((_, host_port)) => *host_port,
+        None => mappings.iter().any(|(_, hp)| *hp == Some(p)).then_some(p),
+    }
 }
 
-fn id_matches(record: &Option<ContainerId>, container: &Container) -> Option<bool> {
-    match (record, &container.runtime_id) {
-        (Some(id), Some(runtime)) => Some(id.matches(runtime)),
-        _ => None,
-    }
-}
-
-/// The task and port backing a record on one container instance ("Backs", SPEC §3).
+/// The task and port backing a record on one host ("Backs", README): a running
+/// container whose runtime id matches the record's container id, whether or not
+/// ECS shows its `SERVICE_<p>_NAME` (it may come from the image, an environment
+/// file or a secret). A SRV record without a container id, or whose container ECS
+/// reports no id for, is backed by a binding on its port.
 fn backing<'a>(
     record: &OwnedRecord,
     tasks: &[&'a Task],
     estate: &Estate<'a>,
 ) -> Option<(&'a Task, Option<u16>)> {
     tasks.iter().find_map(|task| {
-        let definition = estate.definition(task);
         task.containers.iter().find_map(|c| match &record.target {
             Target::Srv {
                 port, container, ..
             } => {
-                let backs = id_matches(container, c)
-                    .unwrap_or_else(|| c.bindings.iter().any(|b| b.host_port == *port));
+                let by_id = container
+                    .as_ref()
+                    .zip(c.runtime_id.as_deref())
+                    .map(|(id, runtime)| id.matches(runtime));
+                let backs =
+                    by_id.unwrap_or_else(|| c.bindings.iter().any(|b| b.host_port == *port));
                 backs.then_some((*task, Some(*port)))
             }
             Target::Cname {
                 service, container, ..
             } => {
-                let id_ok = id_matches(&Some(container.clone()), c).unwrap_or(true);
-                let declares = declared_container_port(c, definition, service).is_some();
-                (id_ok && declares).then(|| (*task, declared_host_port(c, definition, service)))
+                let runs = c
+                    .runtime_id
+                    .as_deref()
+                    .is_some_and(|r| container.matches(r));
+                runs.then(|| {
+                    (
+                        *task,
+                        declared_host_port(c, estate.definition(task), service),
+                    )
+                })
             }
             Target::HostA { .. } => None,
         })
@@ -376,9 +438,9 @@ fn assess_one(
 ) -> Assessment {
     use Decision::{Delete, Keep};
     let (host, instance) = match &record.target {
-        Target::HostA { ip } => {
+        Target::HostA { ip, host } => {
             let target = ip.to_string();
-            return match estate.instance_for_ip(*ip) {
+            return match estate.instance_for(host) {
                 None => decided(target, Delete(DeleteReason::HostUnknown)),
                 Some(i) if i.state.is_gone() => decided(target, Delete(DeleteReason::InstanceGone)),
                 Some(_) => decided(target, Keep(KeepReason::Healthy)),
@@ -402,16 +464,11 @@ fn assess_one(
     if instance.state.is_gone() {
         return decided(target_with(srv_port), Delete(DeleteReason::InstanceGone));
     }
-    let Some(ci) = estate.container_instances.get(instance.id.as_str()) else {
+    let Some(tasks) = estate.running_on(instance) else {
         return decided(target_with(srv_port), Keep(KeepReason::OutOfScope));
     };
-    let tasks = estate
-        .tasks
-        .get(ci.arn.as_str())
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let Some((task, port)) = backing(record, tasks, estate) else {
-        let reason = if tasks.iter().any(|t| is_starting(t)) {
+    let Some((task, port)) = backing(record, &tasks, estate) else {
+        let reason = if tasks.iter().any(|t| recently_starting(t, settings, now)) {
             Keep(KeepReason::Grace)
         } else {
             Delete(DeleteReason::TaskGone)
@@ -419,14 +476,7 @@ fn assess_one(
         return decided(target_with(srv_port), reason);
     };
     let target = target_with(port);
-    let in_grace = is_starting(task)
-        || match task.started_at {
-            None => true,
-            Some(started) => now
-                .duration_since(started)
-                .map_or(true, |age| age < settings.startup_grace),
-        };
-    if in_grace {
+    if in_grace(task, settings, now) {
         return decided(target, Keep(KeepReason::Grace));
     }
     let ip = instance.private_ip.or_else(|| host.embedded_ip());
@@ -458,6 +508,25 @@ pub fn endpoints(assessments: &[Assessment]) -> BTreeSet<Endpoint> {
         .collect()
 }
 
+/// The tasks with at least one checked endpoint that answered: never stopped,
+/// whatever their other endpoints did.
+fn tasks_answering(
+    assessments: &[Assessment],
+    health: &HashMap<Endpoint, HealthResult>,
+) -> HashSet<String> {
+    assessments
+        .iter()
+        .filter_map(|a| match &a.verdict {
+            Verdict::Check { endpoint, task }
+                if health.get(endpoint).is_some_and(HealthResult::is_healthy) =>
+            {
+                Some(task.arn.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Final decisions (SPEC §3): health results, then the incomplete-inventory rule,
 /// the mass-deletion guard and last-record protection.
 ///
@@ -471,6 +540,7 @@ pub fn decide(
     name_counts: &HashMap<String, usize>,
     settings: &PlanSettings,
 ) -> Plan {
+    let answering = tasks_answering(&assessments, health);
     let mut items: Vec<Planned> = records
         .iter()
         .zip(assessments)
@@ -483,7 +553,7 @@ pub fn decide(
                     }
                     Some(HealthResult::Unhealthy { last_error }) => (
                         Decision::Delete(DeleteReason::Unhealthy),
-                        Some(task),
+                        (!answering.contains(&task.arn)).then_some(task),
                         Some(last_error.clone()),
                     ),
                     None => (Decision::Keep(KeepReason::Unchecked), None, None),
@@ -582,8 +652,8 @@ fn protect_last_records(items: &mut [Planned], name_counts: &HashMap<String, usi
 pub struct StoppedTask {
     /// Container ids of the task's containers, as the event or ECS reports them.
     pub runtime_ids: Vec<String>,
-    /// The private DNS name of the task's host, when known.
-    pub host: Option<HostName>,
+    /// The EC2 instance the task ran on, when known.
+    pub instance_id: Option<String>,
     /// Host ports the task's containers were bound to.
     pub host_ports: Vec<u16>,
 }
@@ -593,7 +663,7 @@ fn plain_target(record: &OwnedRecord) -> String {
     match &record.target {
         Target::Srv { host, port, .. } => format!("{host}:{port}"),
         Target::Cname { host, .. } => host.to_string(),
-        Target::HostA { ip } => ip.to_string(),
+        Target::HostA { ip, .. } => ip.to_string(),
     }
 }
 
@@ -629,6 +699,10 @@ pub fn decide_task_stopped(
         .flatten()
         .copied()
         .collect();
+    let on_its_host = |host: &HostName| {
+        let holder = estate.instance_for_host(host);
+        holder.is_some_and(|i| stopped.instance_id.as_deref() == Some(i.id.as_str()))
+    };
     let matches = |record: &OwnedRecord| {
         let container = match &record.target {
             Target::Srv { container, .. } => container.as_ref(),
@@ -643,8 +717,8 @@ pub fn decide_task_stopped(
                 container,
             } => {
                 (container.is_none() || stopped.runtime_ids.is_empty())
-                    && stopped.host.as_ref() == Some(host)
                     && stopped.host_ports.contains(port)
+                    && on_its_host(host)
             }
             _ => false,
         };
@@ -671,8 +745,9 @@ pub fn decide_task_stopped(
 }
 
 /// The records whose target is `instance_id`, which EC2 reports gone. A record
-/// whose name or address another live instance holds now is not the gone
-/// instance's any more and is left alone.
+/// whose name or address another live instance of the zone's VPCs holds now is
+/// not the gone instance's any more and is left alone; so is everything when the
+/// gone instance is in another VPC.
 pub fn decide_instance_gone(
     records: &[OwnedRecord],
     instance_id: &str,
@@ -680,19 +755,16 @@ pub fn decide_instance_gone(
     settings: &PlanSettings,
 ) -> Plan {
     let estate = Estate::new(inventory);
-    let Some(gone) = inventory.instances.iter().find(|i| i.id == instance_id) else {
+    let Some(gone) = estate.by_id.get(instance_id).copied() else {
         return event_plan(Vec::new(), records.len(), settings);
     };
     let targets_gone = |record: &OwnedRecord| match &record.target {
-        Target::HostA { ip } => gone.private_ip == Some(*ip),
-        Target::Srv { host, .. } | Target::Cname { host, .. } => {
-            gone.private_dns.as_ref() == Some(host)
-                || (gone.private_ip.is_some() && host.embedded_ip() == gone.private_ip)
-        }
+        Target::HostA { host, .. } => gone.is(host),
+        Target::Srv { host, .. } | Target::Cname { host, .. } => gone.is_named_by(host),
     };
     let holder_is_gone = |record: &OwnedRecord| {
         let holder = match &record.target {
-            Target::HostA { ip } => estate.instance_for_ip(*ip),
+            Target::HostA { host, .. } => estate.instance_for(host),
             Target::Srv { host, .. } | Target::Cname { host, .. } => estate.instance_for_host(host),
         };
         holder.is_none_or(|i| i.state.is_gone())

@@ -10,6 +10,9 @@ const CID3: &str = "cccccccccccc333333333333333333333333333333333333333333333333
 const CID9: &str = "999999999999";
 const APEX: &str = "sd.internal";
 const HOUR: Duration = Duration::from_secs(3600);
+/// The VPC the zone is associated with; `STAGING` has the same CIDR.
+const VPC: &str = "vpc-prod";
+const STAGING: &str = "vpc-staging";
 
 fn now() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
@@ -38,6 +41,7 @@ fn instance(id: &str, last: u8, state: &str) -> Ec2Instance {
         state: InstanceState::parse(state),
         private_ip: Some(ip(last)),
         private_dns: HostName::parse(&host(last)),
+        vpc_id: Some(VPC.into()),
     }
 }
 
@@ -56,6 +60,7 @@ fn task(
         last_status: status.into(),
         desired_status: "RUNNING".into(),
         started_at: Some(now() - age),
+        created_at: Some(now() - age),
         task_definition_arn: Some(def.into()),
         containers,
     }
@@ -183,7 +188,7 @@ fn inventory() -> Inventory {
                 definition(NetworkMode::Awsvpc, "vpc", &[(80, Some(80))]),
             ),
         ]),
-        resolved: HashMap::new(),
+        zone_vpcs: BTreeSet::from([VPC.to_string()]),
         failures: vec![],
     }
 }
@@ -385,8 +390,15 @@ fn each_rule_of_the_decision_table() {
             "ip-10-0-1-5.ec2.internal:80",
         ),
         (
-            "CNAME whose container declares another service → task-gone",
+            "CNAME whose running container ECS shows no declaration for (ENV in the \
+             image): backed by its container id, no port to check → healthy",
             cname("other", 5, CID1),
+            Keep(Healthy),
+            "ip-10-0-1-5.ec2.internal",
+        ),
+        (
+            "CNAME whose container id runs nowhere on the host → task-gone",
+            cname("calc", 5, CID9),
             Delete(TaskGone),
             "ip-10-0-1-5.ec2.internal",
         ),
@@ -493,7 +505,7 @@ fn each_endpoint_is_checked_once() {
 }
 
 #[test]
-fn names_resolve_to_instances_by_address_when_dns_names_differ() {
+fn names_match_instances_by_address_when_dns_names_differ() {
     // The record names the regional form; EC2 reports the short form.
     let mut inv = inventory();
     inv.instances[0].private_dns = HostName::parse("i-web.ec2.internal");
@@ -504,19 +516,11 @@ fn names_resolve_to_instances_by_address_when_dns_names_differ() {
         &settings(),
     );
     assert_eq!(plan.items[0].decision, Keep(Healthy));
-    // A custom name resolved (by the inventory) to a known address.
-    let mut rec = srv("calc", 5, 32768, Some(CID1));
-    let custom = HostName::parse("app-host.corp.internal").unwrap();
-    rec.target = Target::Srv {
-        host: custom.clone(),
-        port: 32768,
-        container: ContainerId::parse(CID1),
-    };
-    inv.resolved.insert(custom, ip(5));
-    assert_eq!(
-        run(&[rec], &inv, &health(), &settings()).items[0].decision,
-        Keep(Healthy)
-    );
+    // A name that is not an EC2 private DNS name is never resolved: not the agent's.
+    let mut custom = srv("calc", 5, 32768, Some(CID1)).set;
+    custom.values = vec!["1 1 32768 app-host.corp.internal".into()];
+    custom.set_identifier = Some(format!("app-host.corp.internal:{CID1}"));
+    assert!(classify(&custom, APEX).is_err());
 }
 
 fn reasons(plan: &Plan) -> Vec<Decision> {
@@ -684,7 +688,7 @@ fn a_stopped_task_takes_its_records_unless_a_running_task_backs_them() {
     // t1 on .5 runs CID1 on host port 32768; the stopped task ran CID9 on 40000.
     let stopped = StoppedTask {
         runtime_ids: vec![CID9.to_string()],
-        host: HostName::parse(&host(5)),
+        instance_id: Some("i-web".into()),
         host_ports: vec![40000, 32768],
     };
     let records = [
@@ -743,6 +747,261 @@ fn a_gone_instance_takes_the_records_that_target_it_unless_a_live_instance_holds
     );
     assert!(
         decide_instance_gone(&records, "i-nosuch", &inventory(), &settings())
+            .items
+            .is_empty()
+    );
+}
+
+/// An estate with one resource-named host and weighted host A records.
+const RESOURCE_ID: &str = "i-0123456789abcdef0";
+
+fn weighted_host_a(name_label: &str, value: Ipv4Addr, host_name: &str) -> OwnedRecord {
+    owned(RecordSet {
+        name: format!("{name_label}.{APEX}."),
+        rtype: "A".into(),
+        set_identifier: Some(host_name.into()),
+        weight: Some(1),
+        ttl: Some(0),
+        values: vec![value.to_string()],
+        health_check_id: None,
+        special: None,
+    })
+}
+
+#[test]
+fn weighted_and_resource_named_host_a_records_are_judged_by_their_host() {
+    let mut inv = inventory();
+    let mut resource = instance(RESOURCE_ID, 20, "terminated");
+    // A terminated instance reports no address, name or VPC: only its id remains.
+    resource.private_ip = None;
+    resource.private_dns = None;
+    resource.vpc_id = None;
+    inv.instances.push(resource);
+    let resource_name = format!("{RESOURCE_ID}.ec2.internal");
+    let rows = [
+        (
+            weighted_host_a("ip-10-0-1-5", ip(5), &host(5)),
+            Keep(Healthy),
+        ),
+        (
+            weighted_host_a("ip-10-0-1-6", ip(6), &host(6)),
+            Delete(InstanceGone),
+        ),
+        (
+            weighted_host_a("ip-10-0-1-99", ip(99), &host(99)),
+            Delete(HostUnknown),
+        ),
+        (
+            weighted_host_a(RESOURCE_ID, ip(20), &resource_name),
+            Delete(InstanceGone),
+        ),
+        (
+            weighted_host_a(
+                "i-0000000000000000a",
+                ip(5),
+                "i-0000000000000000a.ec2.internal",
+            ),
+            Delete(HostUnknown),
+        ),
+    ];
+    for (record, expected) in rows {
+        let plan = run(std::slice::from_ref(&record), &inv, &health(), &settings());
+        assert_eq!(plan.items[0].decision, expected, "{:?}", record.set);
+    }
+    // A SRV record on the resource name is tied to the instance by its id too.
+    let mut on_resource = srv("calc", 5, 32768, Some(CID1)).set;
+    on_resource.values = vec![format!("1 1 32768 {resource_name}")];
+    on_resource.set_identifier = Some(format!("{resource_name}:{CID1}"));
+    let plan = run(&[owned(on_resource)], &inv, &health(), &settings());
+    assert_eq!(plan.items[0].decision, Delete(InstanceGone));
+}
+
+/// The CNAME fork names a static mapping by its host port:
+/// `SERVICE_8080_NAME=web` with container port 80 → host port 8080.
+#[test]
+fn the_cname_forks_host_port_declaration_is_checked() {
+    let mut inv = inventory();
+    let fork = TaskDefinition {
+        network_mode: NetworkMode::Bridge,
+        containers: vec![ContainerDefinition {
+            name: "app".into(),
+            environment: vec![("SERVICE_8080_NAME".into(), "web".into())],
+            port_mappings: vec![(80, Some(8080))],
+        }],
+    };
+    inv.task_definitions.insert("fork:1".into(), fork);
+    let cid = "eeeeeeeeeeee5555555555555555555555555555555555555555555555555555";
+    let nobind = "ffffffffffff6666666666666666666666666666666666666666666666666666";
+    inv.tasks.push(task(
+        "t-fork",
+        "ci-i-web",
+        "RUNNING",
+        HOUR,
+        "fork:1",
+        vec![container(Some(cid), &[(80, 8080)])],
+    ));
+    inv.tasks.push(task(
+        "t-fork-nobind",
+        "ci-i-web",
+        "RUNNING",
+        HOUR,
+        "fork:1",
+        vec![container(Some(nobind), &[])],
+    ));
+    let dead = HashMap::from([(
+        endpoint(5, 8080),
+        HealthResult::Unhealthy {
+            last_error: "connection refused".into(),
+        },
+    )]);
+    for record in [cname("web", 5, &cid[..12]), cname("web", 5, nobind)] {
+        let plan = run(std::slice::from_ref(&record), &inv, &dead, &settings());
+        assert_eq!(plan.items[0].target, "ip-10-0-1-5.ec2.internal:8080");
+        assert_eq!(plan.items[0].decision, Delete(Unhealthy));
+    }
+}
+
+#[test]
+fn an_instance_of_another_vpc_never_keeps_backs_or_condemns_a_record() {
+    // Staging has the same CIDR: its instances share names and addresses.
+    let mut inv = inventory();
+    let mut twin = |id: &str, last: u8, state: &str| {
+        let mut i = instance(id, last, state);
+        i.vpc_id = Some(STAGING.into());
+        inv.instances.push(i);
+    };
+    twin("i-stage-5", 5, "terminated"); // prod's .5 runs
+    twin("i-stage-6", 6, "running"); // prod's .6 is terminated
+    twin("i-stage-50", 50, "running"); // prod has no .50
+    inv.container_instances.push(ContainerInstance {
+        arn: "ci-i-stage-50".into(),
+        cluster: "web".into(),
+        ec2_instance_id: Some("i-stage-50".into()),
+    });
+    let rows = [
+        (srv("calc", 5, 32768, Some(CID1)), Keep(Healthy)),
+        (srv("calc", 6, 32768, Some(CID1)), Delete(InstanceGone)),
+        (srv("calc", 50, 32768, Some(CID1)), Delete(HostUnknown)),
+        (host_a(6), Delete(InstanceGone)),
+        (host_a(50), Delete(HostUnknown)),
+    ];
+    for (record, expected) in rows {
+        let plan = run(std::slice::from_ref(&record), &inv, &health(), &settings());
+        assert_eq!(plan.items[0].decision, expected, "{:?}", record.set);
+    }
+    // The instance-gone event of a staging host deletes nothing of prod's.
+    let records = [srv("calc", 5, 32768, Some(CID1)), host_a(5)];
+    assert!(
+        decide_instance_gone(&records, "i-stage-5", &inv, &settings())
+            .items
+            .is_empty()
+    );
+    // A stopped prod host whose address a running staging host shares: deleted.
+    let plan = decide_instance_gone(&[host_a(6)], "i-gone", &inv, &settings());
+    assert_eq!(reasons(&plan), vec![Delete(InstanceGone)]);
+}
+
+#[test]
+fn a_task_under_any_registration_of_an_instance_backs() {
+    let mut inv = inventory();
+    // i-web registered again (a re-registered agent) with no tasks: read last.
+    inv.container_instances.push(ContainerInstance {
+        arn: "ci-i-web-again".into(),
+        cluster: "api".into(),
+        ec2_instance_id: Some("i-web".into()),
+    });
+    let plan = run(
+        &[srv("calc", 5, 32768, Some(CID1))],
+        &inv,
+        &health(),
+        &settings(),
+    );
+    assert_eq!(plan.items[0].decision, Keep(Healthy));
+}
+
+#[test]
+fn a_starting_task_protects_its_hosts_records_for_ten_grace_periods_only() {
+    let grace = settings().startup_grace;
+    let record = srv("calc", 9, 32768, Some(CID3));
+    for (age, expected) in [(grace * 9, Keep(Grace)), (grace * 11, Delete(TaskGone))] {
+        let mut inv = inventory();
+        inv.tasks[5].created_at = Some(now() - age);
+        let plan = run(std::slice::from_ref(&record), &inv, &health(), &settings());
+        assert_eq!(plan.items[0].decision, expected, "created {age:?} ago");
+    }
+    // A backing task stuck before RUNNING is checked once its window is over.
+    let mut inv = inventory();
+    inv.tasks[0].last_status = "PENDING".into();
+    inv.tasks[0].created_at = Some(now() - grace * 11);
+    let plan = run(
+        &[srv("calc", 5, 32768, Some(CID1))],
+        &inv,
+        &health(),
+        &settings(),
+    );
+    assert_eq!(plan.items[0].decision, Keep(Healthy));
+    inv.tasks[0].created_at = Some(now() - grace * 9);
+    let plan = run(
+        &[srv("calc", 5, 32768, Some(CID1))],
+        &inv,
+        &health(),
+        &settings(),
+    );
+    assert_eq!(plan.items[0].decision, Keep(Grace));
+}
+
+#[test]
+fn a_task_with_one_answering_endpoint_is_not_stopped() {
+    // t1 serves calc on 32768 (healthy) and, say, calc-admin on 9999 (failing).
+    let mut inv = inventory();
+    inv.tasks[0].containers[0].bindings.push(PortBinding {
+        container_port: Some(81),
+        host_port: 9999,
+    });
+    let records = [
+        srv("calc", 5, 32768, Some(CID1)),
+        srv("calc-admin", 5, 9999, Some(CID1)),
+    ];
+    let plan = run(&records, &inv, &health(), &settings());
+    assert_eq!(reasons(&plan), vec![Keep(Healthy), Delete(Unhealthy)]);
+    assert_eq!(
+        plan.items[1].task, None,
+        "one endpoint answers: keep running"
+    );
+    // When every checked endpoint of the task fails, it is stopped.
+    let plan = run(&records[1..], &inv, &health(), &settings());
+    assert_eq!(
+        plan.items[0].task.as_ref().map(|t| t.arn.as_str()),
+        Some("t1")
+    );
+}
+
+#[test]
+fn a_stopped_tasks_host_is_matched_as_a_host_not_as_text() {
+    // Records written with the agent's -hostname pointing at the zone's host A
+    // name, and in upper case with a trailing dot: all name i-web's host.
+    let stopped = StoppedTask {
+        runtime_ids: vec![],
+        instance_id: Some("i-web".into()),
+        host_ports: vec![40000],
+    };
+    let alias = format!("ip-10-0-1-5.{APEX}");
+    let mut records = Vec::new();
+    for h in [alias.clone(), "IP-10-0-1-5.EC2.INTERNAL.".to_string()] {
+        let mut set = srv("calc", 5, 40000, None).set;
+        set.values = vec![format!("1 1 40000 {h}")];
+        set.set_identifier = Some(h.clone());
+        records.push(owned(set));
+    }
+    let plan = decide_task_stopped(&records, &stopped, &inventory(), &settings());
+    assert_eq!(reasons(&plan), vec![Delete(TaskStopped); 2]);
+    // Another host's record on the same port is not the task's.
+    let other = StoppedTask {
+        instance_id: Some("i-free".into()),
+        ..stopped
+    };
+    assert!(
+        decide_task_stopped(&records, &other, &inventory(), &settings())
             .items
             .is_empty()
     );
