@@ -81,7 +81,7 @@ async fn each_sample_event_does_what_the_spec_says_against_the_demo_estate() {
     );
     assert_eq!(
         report["deleted"].as_array().map(Vec::len),
-        Some(8),
+        Some(9),
         "{report:#}"
     );
     assert_eq!(e.zone().await, zone_at_start);
@@ -104,9 +104,10 @@ async fn each_sample_event_does_what_the_spec_says_against_the_demo_estate() {
         deleted(&report),
         vec![(e.hosts[3].dns.clone(), "task-stopped".to_string())]
     );
-    assert_eq!(report["records"]["owned"], 20);
+    assert_eq!(report["records"]["owned"], 22);
 
-    // The terminated instance: its two SRV records and its A record.
+    // The terminated instance reports no address any more; its records name its
+    // instance id: its two SRV records and its A record.
     let report = invoke(e, &sample("ec2-terminated.json"), &[]).await;
     assert_eq!(report["trigger"], "ec2-instance-state");
     let gone = deleted(&report);
@@ -131,7 +132,10 @@ async fn each_sample_event_does_what_the_spec_says_against_the_demo_estate() {
     assert_eq!(report["trigger"], "schedule");
     let mut reasons: Vec<String> = deleted(&report).into_iter().map(|(_, r)| r).collect();
     reasons.sort();
-    assert_eq!(reasons, ["host-unknown", "unhealthy", "unhealthy"]);
+    assert_eq!(
+        reasons,
+        ["host-unknown", "unhealthy", "unhealthy", "unhealthy"]
+    );
     assert_eq!(report["held"][0]["reason"], "last-record");
 
     // The manual sweep after it has nothing left to do.

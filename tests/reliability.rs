@@ -59,7 +59,7 @@ async fn estate(aws: &LocalAws) -> Estate<'_> {
     );
     e.commit().await;
     e.stop_task(&stopped).await;
-    e.terminate(gone).await;
+    e.shutting_down(gone).await;
     e
 }
 
@@ -176,7 +176,7 @@ async fn a_persistent_fault_from_any_read_holds_negative_deletions_and_names_the
             if operation == "ListResourceRecordSets" {
                 assert_eq!(report["records"]["scanned"], 0);
             } else if service != "ec2" {
-                // EC2 still answers: the terminated host's record goes on positive evidence.
+                // EC2 still answers: the host shutting down's record goes on positive evidence.
                 assert_eq!(
                     deleted,
                     vec!["instance-gone"],
@@ -263,7 +263,7 @@ async fn only_the_records_changed_mid_batch_are_held() {
         );
     }
     e.commit().await;
-    e.terminate(gone).await;
+    e.shutting_down(gone).await;
     let rec = |i: u16, ttl: i64, weight: i64| {
         json!({"Name": "calc.sd.internal.", "Type": "SRV", "TTL": ttl, "Weight": weight, "SetIdentifier": format!("{dns}:{i:012x}"),
                "ResourceRecords": [{"Value": format!("1 1 {} {dns}", 20000 + i)}]})

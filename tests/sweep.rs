@@ -59,8 +59,8 @@ async fn a_large_estate_loses_exactly_its_stale_records() {
         }
     }
 
-    // api: 4 hosts × 10 tasks; host 0 is terminated while its listeners still
-    // answer, host 1 is stopped.
+    // api: 4 hosts × 10 tasks; host 0 is shutting down (EC2 still reports its
+    // address) while its listeners still answer, host 1 is stopped.
     let api = e.cluster("api").await;
     let mut api_hosts = Vec::new();
     for h in 0..4u8 {
@@ -186,7 +186,7 @@ async fn a_large_estate_loses_exactly_its_stale_records() {
     );
     e.commit().await;
 
-    e.terminate(api_hosts[0]).await;
+    e.shutting_down(api_hosts[0]).await;
     e.stop(api_hosts[1]).await;
 
     let before = e.zone().await;
@@ -275,7 +275,7 @@ async fn the_guard_holds_negative_deletions_and_lets_positive_ones_through() {
         );
     }
     e.commit().await;
-    e.terminate(gone).await;
+    e.shutting_down(gone).await;
 
     let report = sweep(&e, &[("MAX_DELETE_PERCENT", "50")]).await;
     assert_eq!(
@@ -337,7 +337,7 @@ async fn a_record_changed_mid_sweep_is_held_and_the_rest_of_its_batch_is_deleted
     let keep = e.task(live, "calc", HOUR, Behaviour::Healthy).await;
     e.srv("calc", live, &keep, Some(("kept", "healthy")));
     let gone_dns = e.hosts[gone].dns.clone();
-    // 400 records of a terminated host: one batch of 400 DELETEs.
+    // 400 records of a host shutting down: one batch of 400 DELETEs.
     for i in 0..400u16 {
         let expect = match i {
             17 => ("held", "write-conflict"),
@@ -353,7 +353,7 @@ async fn a_record_changed_mid_sweep_is_held_and_the_rest_of_its_batch_is_deleted
         );
     }
     e.commit().await;
-    e.terminate(gone).await;
+    e.shutting_down(gone).await;
 
     // Between listing and deleting, another writer changes record 17's TTL and
     // deletes record 250.
@@ -409,7 +409,7 @@ async fn a_failed_or_missing_cluster_read_holds_negative_deletions() {
     e.srv("calc", gone, &gt, Some(("deleted", "instance-gone")));
     e.commit().await;
     e.stop_task(&stopped).await;
-    e.terminate(gone).await;
+    e.shutting_down(gone).await;
 
     aws.faults(json!([{"service": "ecs", "operation": "ListTasks", "status": 500, "code": "ServerException", "count": -1,
                             "match": {"cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/jobs"}}])).await;

@@ -21,7 +21,8 @@ pub struct Demo<'a> {
     pub estate: Estate<'a>,
     /// web host 1: healthy tasks (one also has a CNAME), one answering 500.
     pub live_host: usize,
-    /// web host 3: terminated after its records were written; still answers.
+    /// web host 3: named by its instance id (EC2 resource names); terminated
+    /// after its records were written, while its listeners still answer.
     pub terminated_host: usize,
     /// A healthy running task on the live host.
     pub running_task: StartedTask,
@@ -34,14 +35,19 @@ pub struct Demo<'a> {
 ///
 /// - cluster `web`: host 1 with two healthy `calc` tasks (SRV, one also a
 ///   `calc-www` CNAME) and one answering HTTP 500; host 2 with a healthy task, a
-///   hung one (accepts, never answers) and one started 10 s ago (grace); host 3
-///   with two healthy tasks, terminated although its listeners still answer;
+///   hung one (accepts, never answers) and one started 10 s ago (grace); host 3,
+///   whose records use its resource name (`i-….ec2.internal`), with two healthy
+///   tasks, terminated although its listeners still answer;
+/// - a `web` service registered by the CNAME fork (container port 80 on static
+///   host port 8080, `SERVICE_8080_NAME=web`): healthy on host 2, answering
+///   HTTP 500 on host 1;
 /// - cluster `batch`: one host with two healthy `report` tasks and two stopped
 ///   ones whose records were left behind;
 /// - cluster `edge`: empty;
 /// - a running instance in no cluster, with a `metrics` record (out of scope);
 /// - two `legacy` records on hosts that do not exist;
-/// - each host's A record, a TXT and an MX record (foreign).
+/// - each host's A record (weighted, as agent 1.4+ writes it; host 5's simple, as
+///   older agents did), a TXT and an MX record (foreign).
 pub async fn build(aws: &LocalAws) -> Demo<'_> {
     aws.seed(SEED).await;
     let mut e = Estate::with_net(aws, APEX, NET).await;
@@ -54,10 +60,12 @@ pub async fn build(aws: &LocalAws) -> Demo<'_> {
     let h3 = e.host(Some(&web), 1, 13).await;
     let h4 = e.host(Some(&batch), 2, 21).await;
     let h5 = e.host(None, 3, 31).await;
-    for h in [h1, h2, h4, h5] {
+    for h in [h1, h2, h4] {
         e.host_a(h, Some(("kept", "healthy")));
     }
-    e.host_a(h3, Some(("deleted", "instance-gone")));
+    e.simple_host_a(h5, Some(("kept", "healthy")));
+    let h3_name = e.resource_name(h3);
+    e.host_a_named(h3, &h3_name, Some(("deleted", "instance-gone")));
 
     let running_task = e.task(h1, "calc", HOUR, Behaviour::Healthy).await;
     e.srv("calc", h1, &running_task, Some(("kept", "healthy")));
@@ -78,8 +86,20 @@ pub async fn build(aws: &LocalAws) -> Demo<'_> {
 
     for _ in 0..2 {
         let t = e.task(h3, "calc", HOUR, Behaviour::Healthy).await;
-        e.srv("calc", h3, &t, Some(("deleted", "instance-gone")));
+        let id = Some(t.runtime_id.as_str());
+        e.srv_raw(
+            "calc",
+            &h3_name,
+            t.host_port,
+            id,
+            Some(("deleted", "instance-gone")),
+        );
     }
+
+    let t = e.fork_task(h2, "web", 8080, HOUR, Behaviour::Healthy).await;
+    e.fork_cname("web", h2, &t, Some(("kept", "healthy")));
+    let t = e.fork_task(h1, "web", 8080, HOUR, Behaviour::Http500).await;
+    e.fork_cname("web", h1, &t, Some(("deleted", "unhealthy")));
 
     for _ in 0..2 {
         let t = e.task(h4, "report", HOUR, Behaviour::Healthy).await;
@@ -102,7 +122,7 @@ pub async fn build(aws: &LocalAws) -> Demo<'_> {
         "metrics",
         &h5_dns,
         9100,
-        Some("00000000a1b2c3d4"),
+        Some("00000000a1b2"),
         Some(("kept", "out-of-scope")),
     );
     e.srv_raw(
@@ -193,7 +213,7 @@ fn task_event(task: &StartedTask, last_status: &str, with_runtime_id: bool, id: 
         "taskArn": task.arn,
         "networkBindings": [
             {"bindIP": "0.0.0.0", "containerPort": 80, "hostPort": task.host_port, "protocol": "tcp"},
-            {"bindIP": "0.0.0.0", "containerPort": 81, "hostPort": task.www_port, "protocol": "tcp"},
+            {"bindIP": "0.0.0.0", "containerPort": 81, "hostPort": task.www_port.unwrap_or_default(), "protocol": "tcp"},
         ],
     });
     if with_runtime_id {

@@ -196,6 +196,20 @@ impl Drop for LocalAws {
     }
 }
 
+/// A VPC of CIDR 127.`net`.0.0/16.
+async fn create_vpc(aws: &LocalAws, net: u8) -> String {
+    aws.ec2()
+        .create_vpc()
+        .cidr_block(format!("127.{net}.0.0/16"))
+        .send()
+        .await
+        .expect("CreateVpc")
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .expect("vpc id")
+        .to_string()
+}
+
 /// SDK configuration for the local endpoint, with static test credentials.
 pub async fn sdk_config(url: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
@@ -249,8 +263,8 @@ pub struct StartedTask {
     pub runtime_id: String,
     /// Host port of container port 80 (the SRV service).
     pub host_port: u16,
-    /// Host port of container port 81 (the `-www` CNAME service).
-    pub www_port: u16,
+    /// Host port of container port 81 (the `-www` CNAME service), when mapped.
+    pub www_port: Option<u16>,
 }
 
 /// Each estate gets its own 127.N.0.0/16 so tests running at once never share a
@@ -276,7 +290,9 @@ pub struct Estate<'a> {
     pub apex: String,
     pub zone_id: String,
     vpc: String,
-    subnets: HashMap<u8, String>,
+    /// A second VPC with the same CIDR that the zone is not associated with.
+    staging_vpc: Option<String>,
+    subnets: HashMap<(String, u8), String>,
     pending: Vec<(ResourceRecordSet, Option<Expect>)>,
     pub written: Vec<Written>,
     listeners: Vec<JoinHandle<()>>,
@@ -295,17 +311,7 @@ impl<'a> Estate<'a> {
 
     /// An estate on 127.`net`.0.0/16 (below 20: reserved for fixed estates).
     pub async fn with_net(aws: &'a LocalAws, apex: &str, net: u8) -> Estate<'a> {
-        let ec2 = aws.ec2();
-        let vpc = ec2
-            .create_vpc()
-            .cidr_block(format!("127.{net}.0.0/16"))
-            .send()
-            .await
-            .expect("CreateVpc")
-            .vpc()
-            .and_then(|v| v.vpc_id())
-            .expect("vpc id")
-            .to_string();
+        let vpc = create_vpc(aws, net).await;
         let zone = aws
             .route53()
             .create_hosted_zone()
@@ -337,6 +343,7 @@ impl<'a> Estate<'a> {
             apex: apex.to_string(),
             zone_id,
             vpc,
+            staging_vpc: None,
             subnets: HashMap::new(),
             pending: Vec::new(),
             written: Vec::new(),
@@ -360,13 +367,52 @@ impl<'a> Estate<'a> {
 
     /// An EC2 instance at 127.<net>.<subnet>.<last>, registered in `cluster` when given.
     pub async fn host(&mut self, cluster: Option<&str>, subnet: u8, last: u8) -> usize {
+        let vpc = self.vpc.clone();
+        self.host_in(&vpc, cluster, subnet, last).await
+    }
+
+    /// Registers host `h` in `cluster` once more (a re-registered agent, a move
+    /// between clusters): one EC2 instance, two container instances.
+    pub async fn register_again(&self, h: usize, cluster: &str) -> String {
+        let host = &self.hosts[h];
+        let doc = json!({"instanceId": host.instance_id, "region": "us-east-1", "privateIp": host.ip.to_string()});
+        let ci = self
+            .aws
+            .ecs()
+            .register_container_instance()
+            .cluster(cluster)
+            .instance_identity_document(doc.to_string())
+            .send()
+            .await
+            .expect("RegisterContainerInstance");
+        ci.container_instance()
+            .and_then(|c| c.container_instance_arn())
+            .expect("container instance arn")
+            .to_string()
+    }
+
+    /// An instance of the staging VPC, which has the zone's VPC's CIDR but is not
+    /// associated with the zone: same addresses, same `ip-…` names, another estate.
+    pub async fn staging_host(&mut self, cluster: Option<&str>, subnet: u8, last: u8) -> usize {
+        let vpc = match &self.staging_vpc {
+            Some(v) => v.clone(),
+            None => {
+                let v = create_vpc(self.aws, self.net).await;
+                self.staging_vpc = Some(v.clone());
+                v
+            }
+        };
+        self.host_in(&vpc, cluster, subnet, last).await
+    }
+
+    async fn host_in(&mut self, vpc: &str, cluster: Option<&str>, subnet: u8, last: u8) -> usize {
         let ec2 = self.aws.ec2();
-        let subnet_id = match self.subnets.get(&subnet) {
+        let subnet_id = match self.subnets.get(&(vpc.to_string(), subnet)) {
             Some(id) => id.clone(),
             None => {
                 let id = ec2
                     .create_subnet()
-                    .vpc_id(&self.vpc)
+                    .vpc_id(vpc)
                     .cidr_block(format!("127.{}.{subnet}.0/24", self.net))
                     .send()
                     .await
@@ -375,7 +421,7 @@ impl<'a> Estate<'a> {
                     .and_then(|s| s.subnet_id())
                     .expect("subnet id")
                     .to_string();
-                self.subnets.insert(subnet, id.clone());
+                self.subnets.insert((vpc.to_string(), subnet), id.clone());
                 id
             }
         };
@@ -428,48 +474,50 @@ impl<'a> Estate<'a> {
     /// `SERVICE_80_NAME=<service>` for its SRV record and
     /// `SERVICE_81_NAME=<service>-www` for its CNAME record, both on dynamic host ports.
     async fn definition(&mut self, service: &str) -> String {
-        if let Some(arn) = self.definitions.get(service) {
+        let env = [
+            ("SERVICE_80_NAME".to_string(), service.to_string()),
+            ("SERVICE_81_NAME".to_string(), format!("{service}-www")),
+        ];
+        self.register_definition(service, &env, &[(80, 0), (81, 0)])
+            .await
+    }
+
+    /// A task definition `family` with one container `app`: its environment and
+    /// its (container port, host port) mappings (host port 0: dynamic).
+    pub async fn register_definition(
+        &mut self,
+        family: &str,
+        env: &[(String, String)],
+        mappings: &[(i32, i32)],
+    ) -> String {
+        if let Some(arn) = self.definitions.get(family) {
             return arn.clone();
         }
         use aws_sdk_ecs::types::{ContainerDefinition, KeyValuePair, PortMapping};
+        let mut container = ContainerDefinition::builder()
+            .name("app")
+            .image("example/app:1")
+            .memory(16)
+            .cpu(8);
+        for (name, value) in env {
+            container =
+                container.environment(KeyValuePair::builder().name(name).value(value).build());
+        }
+        for (container_port, host_port) in mappings {
+            container = container.port_mappings(
+                PortMapping::builder()
+                    .container_port(*container_port)
+                    .host_port(*host_port)
+                    .build(),
+            );
+        }
         let out = self
             .aws
             .ecs()
             .register_task_definition()
-            .family(service)
+            .family(family)
             .network_mode(aws_sdk_ecs::types::NetworkMode::Bridge)
-            .container_definitions(
-                ContainerDefinition::builder()
-                    .name("app")
-                    .image("example/app:1")
-                    .memory(16)
-                    .cpu(8)
-                    .environment(
-                        KeyValuePair::builder()
-                            .name("SERVICE_80_NAME")
-                            .value(service)
-                            .build(),
-                    )
-                    .environment(
-                        KeyValuePair::builder()
-                            .name("SERVICE_81_NAME")
-                            .value(format!("{service}-www"))
-                            .build(),
-                    )
-                    .port_mappings(
-                        PortMapping::builder()
-                            .container_port(80)
-                            .host_port(0)
-                            .build(),
-                    )
-                    .port_mappings(
-                        PortMapping::builder()
-                            .container_port(81)
-                            .host_port(0)
-                            .build(),
-                    )
-                    .build(),
-            )
+            .container_definitions(container.build())
             .send()
             .await
             .expect("RegisterTaskDefinition");
@@ -478,7 +526,7 @@ impl<'a> Estate<'a> {
             .and_then(|d| d.task_definition_arn())
             .expect("task definition arn")
             .to_string();
-        self.definitions.insert(service.to_string(), arn.clone());
+        self.definitions.insert(family.to_string(), arn.clone());
         arn
     }
 
@@ -492,6 +540,36 @@ impl<'a> Estate<'a> {
         behaviour: Behaviour,
     ) -> StartedTask {
         let definition = self.definition(service).await;
+        self.start(h, &definition, age, behaviour).await
+    }
+
+    /// Starts a task of `service` as the CNAME fork registers it: container port
+    /// 80 statically mapped to `host_port`, declared as `SERVICE_<host_port>_NAME`.
+    pub async fn fork_task(
+        &mut self,
+        h: usize,
+        service: &str,
+        host_port: u16,
+        age: Duration,
+        behaviour: Behaviour,
+    ) -> StartedTask {
+        let env = [(format!("SERVICE_{host_port}_NAME"), service.to_string())];
+        let family = format!("{service}-fork-{host_port}");
+        let definition = self
+            .register_definition(&family, &env, &[(80, i32::from(host_port))])
+            .await;
+        self.start(h, &definition, age, behaviour).await
+    }
+
+    /// Starts a task of `definition` on host `h`, started `age` ago, with listeners
+    /// behaving as `behaviour` on its host ports.
+    pub async fn start(
+        &mut self,
+        h: usize,
+        definition: &str,
+        age: Duration,
+        behaviour: Behaviour,
+    ) -> StartedTask {
         let host = self.hosts[h].clone();
         let cluster = host.cluster.clone().expect("task on a registered host");
         let out = self
@@ -518,7 +596,7 @@ impl<'a> Estate<'a> {
                 .clone()
                 .expect("container instance"),
             runtime_id: container.runtime_id().expect("runtime id").to_string(),
-            host_port: host_port(container, 80),
+            host_port: host_port(container, 80).expect("a binding for container port 80"),
             www_port: host_port(container, 81),
         };
         let started_at = SystemTime::now()
@@ -529,7 +607,9 @@ impl<'a> Estate<'a> {
         self.backdate
             .push(json!({"cluster": cluster, "taskArn": started.arn, "startedAt": started_at}));
         self.listen(host.ip, started.host_port, behaviour).await;
-        self.listen(host.ip, started.www_port, behaviour).await;
+        if let Some(port) = started.www_port {
+            self.listen(host.ip, port, behaviour).await;
+        }
         started
     }
 
@@ -575,12 +655,11 @@ impl<'a> Estate<'a> {
             Some(c) => format!("{dns}:{c}"),
             None => dns.to_string(),
         };
-        let set = record(
+        let set = agent_record(
             &format!("{service}.{}.", self.apex),
             RrType::Srv,
             Some(&id),
-            Some(1),
-            &[&format!("1 1 {port} {dns}")],
+            &format!("1 1 {port} {dns}"),
         );
         self.pending.push((set, expect));
     }
@@ -589,18 +668,56 @@ impl<'a> Estate<'a> {
     /// `<service>-www`, the name its container declares for port 81.
     pub fn cname(&mut self, service: &str, h: usize, task: &StartedTask, expect: Option<Expect>) {
         let dns = self.hosts[h].dns.clone();
-        let set = record(
+        let set = agent_record(
             &format!("{service}-www.{}.", self.apex),
             RrType::Cname,
             Some(&task.runtime_id[..12]),
-            Some(1),
-            &[&dns],
+            &dns,
         );
         self.pending.push((set, expect));
     }
 
-    /// Writes the host's own A record.
+    /// Writes the weighted CNAME record of a [`Estate::fork_task`] (CNAME fork
+    /// shape): `<service>.<ns>.` → the host, set identifier the short container id.
+    pub fn fork_cname(
+        &mut self,
+        service: &str,
+        h: usize,
+        task: &StartedTask,
+        expect: Option<Expect>,
+    ) {
+        let dns = self.hosts[h].dns.clone();
+        let set = agent_record(
+            &format!("{service}.{}.", self.apex),
+            RrType::Cname,
+            Some(&task.runtime_id[..12]),
+            &dns,
+        );
+        self.pending.push((set, expect));
+    }
+
+    /// Writes the host's own A record as the reference agent 1.4+ does: weighted,
+    /// named after the first label of the host name, set identifier the host name.
     pub fn host_a(&mut self, h: usize, expect: Option<Expect>) {
+        let dns = self.hosts[h].dns.clone();
+        self.host_a_named(h, &dns, expect);
+    }
+
+    /// The weighted host A record of host `h` under the host name `dns` (its IP
+    /// name, or its resource name).
+    pub fn host_a_named(&mut self, h: usize, dns: &str, expect: Option<Expect>) {
+        let label = dns.split('.').next().unwrap_or_default();
+        let set = agent_record(
+            &format!("{label}.{}.", self.apex),
+            RrType::A,
+            Some(dns),
+            &self.hosts[h].ip.to_string(),
+        );
+        self.pending.push((set, expect));
+    }
+
+    /// The simple host A record of agents before 1.4 (and of hand-made ones).
+    pub fn simple_host_a(&mut self, h: usize, expect: Option<Expect>) {
         let ip = self.hosts[h].ip;
         let [a, b, c, d] = ip.octets();
         let set = record(
@@ -611,6 +728,11 @@ impl<'a> Estate<'a> {
             &[&ip.to_string()],
         );
         self.pending.push((set, expect));
+    }
+
+    /// The resource name of host `h` (`i-….ec2.internal`), EC2's other naming scheme.
+    pub fn resource_name(&self, h: usize) -> String {
+        format!("{}.ec2.internal", self.hosts[h].instance_id)
     }
 
     /// Writes any record set (foreign ones, odd shapes).
@@ -626,6 +748,23 @@ impl<'a> Estate<'a> {
             .send()
             .await
             .expect("TerminateInstances");
+    }
+
+    /// EC2's `shutting-down` state: the instance is on its way out but still has
+    /// its network interface, address and name (as it has when EC2 sends the
+    /// `shutting-down` state-change event).
+    pub async fn shutting_down(&self, h: usize) {
+        self.set_state(h, "shutting-down").await;
+    }
+
+    pub async fn set_state(&self, h: usize, state: &str) {
+        self.aws
+            .control(
+                reqwest::Method::POST,
+                "ec2/instances",
+                json!({"instances": [{"instanceId": self.hosts[h].instance_id, "state": state}]}),
+            )
+            .await;
     }
 
     pub async fn stop(&self, h: usize) {
@@ -729,6 +868,22 @@ impl<'a> Estate<'a> {
         ecs_dns_reaper::handler::Deps::new(&self.aws.sdk, self.config(extra)).expect("deps")
     }
 
+    /// The handler on `event` against this estate, with `extra` configuration; the
+    /// report as JSON.
+    pub async fn invoke(&self, event: &Value, extra: &[(&str, &str)]) -> Value {
+        let deps = self.deps(extra);
+        let invocation = ecs_dns_reaper::handler::Invocation::default();
+        let report = ecs_dns_reaper::handler::handle(&deps, event, invocation)
+            .await
+            .expect("handler");
+        serde_json::to_value(report).expect("report json")
+    }
+
+    /// One full sweep (a manual invoke) with `extra` configuration.
+    pub async fn sweep(&self, extra: &[(&str, &str)]) -> Value {
+        self.invoke(&json!({"action": "sweep"}), extra).await
+    }
+
     /// Asserts that every record with an expectation met it in `report`, and
     /// that the zone holds exactly what should survive.
     pub async fn assert_outcome(&self, report: &Value, dry_run: bool) {
@@ -797,14 +952,31 @@ impl Drop for Estate<'_> {
     }
 }
 
-fn host_port(container: &aws_sdk_ecs::types::Container, container_port: i32) -> u16 {
+fn host_port(container: &aws_sdk_ecs::types::Container, container_port: i32) -> Option<u16> {
     container
         .network_bindings()
         .iter()
         .find(|b| b.container_port() == Some(container_port))
         .and_then(|b| b.host_port())
         .and_then(|p| u16::try_from(p).ok())
-        .unwrap_or_else(|| panic!("no binding for container port {container_port}"))
+}
+
+/// A record in the shape the agents write: weighted (weight 1), TTL 0.
+pub fn agent_record(name: &str, rtype: RrType, id: Option<&str>, value: &str) -> ResourceRecordSet {
+    ResourceRecordSet::builder()
+        .name(name)
+        .r#type(rtype)
+        .set_set_identifier(id.map(String::from))
+        .weight(1)
+        .ttl(0)
+        .resource_records(
+            ResourceRecord::builder()
+                .value(value)
+                .build()
+                .expect("record"),
+        )
+        .build()
+        .expect("record set")
 }
 
 pub fn record(
