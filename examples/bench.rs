@@ -64,7 +64,7 @@ const START_BATCH: usize = 100;
 
 /// Route 53 and ECS / EC2 page and batch limits, for the minimum call counts.
 const R53_PAGE: usize = 300;
-use ecs_dns_reaper::apply::{
+use ecs_dns_reaper::aws::changes::{
     MAX_BATCH_RECORDS as R53_BATCH_RECORDS, MAX_BATCH_VALUE_CHARS as R53_BATCH_CHARS,
 };
 const ECS_PAGE: usize = 100;

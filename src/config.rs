@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::health::{CheckMode, HealthSettings};
+use crate::net::health::{CheckMode, HealthSettings};
 
 /// How many endpoints are health-checked at once. Lambda allows 1,024 open file
 /// descriptors; the SDK clients need a few, the rest can go to checks.
@@ -213,9 +213,9 @@ fn parse_path(raw: Option<String>) -> Result<String, ConfigError> {
     };
     let path = path.trim();
     // The health checker's own rule, so that no path passes here and fails at start.
-    if let Err(e) = crate::health::validate_path(path) {
+    if let Err(e) = crate::net::health::validate_path(path) {
         let problem = match e {
-            crate::health::HealthError::InvalidPath { reason, .. } => reason,
+            crate::net::health::HealthError::InvalidPath { reason, .. } => reason,
             other => other.to_string(),
         };
         return Err(invalid(

@@ -1,18 +1,31 @@
 //! `ecs-dns-reaper`: deletes stale ECS service-discovery records from a Route 53
 //! private hosted zone.
 //!
-//! A sweep is a pipeline, one module a stage:
-//! [`records`] → [`inventory`] → [`health`] → [`plan`] → [`apply`] → [`report`].
-//! [`events`] decides what an incoming event asks for, [`config`] reads the
-//! environment, and [`handler`] runs the pipeline for one event.
+//! # Layout
+//!
+//! - [`model`] and [`names`]: plain data — record sets, instances, tasks, EC2 host
+//!   names, container ids. [`classify`] says which record sets are owned.
+//! - [`decide`]: the decision core. Plain data in, one decision with one reason per
+//!   record out; the safety rules as named policies. No I/O.
+//! - [`aws`]: every AWS SDK call, turning answers into plain data, behind two
+//!   narrow seams ([`aws::ZoneApi`], [`aws::EstateApi`]). No decisions.
+//! - [`net::health`]: the health checker (real sockets).
+//! - [`flows`]: one per event kind — read, decide, write.
+//! - [`report`]: the report built from the plan and the write outcomes; its log
+//!   lines and metrics.
+//! - [`events`] says what an incoming event asks for, [`config`] reads the
+//!   environment, [`handler`] dispatches one event to its flow, [`logging`] sets up
+//!   the log format.
 
-pub mod apply;
+pub mod aws;
+pub mod classify;
 pub mod config;
+pub mod decide;
 pub mod events;
+pub mod flows;
 pub mod handler;
-pub mod health;
-pub mod inventory;
+pub mod logging;
+pub mod model;
 pub mod names;
-pub mod plan;
-pub mod records;
+pub mod net;
 pub mod report;

@@ -1,4 +1,4 @@
-//! `ecs-dns-reaper`: the Lambda (`bootstrap`) and the one-shot CLI (SPEC §7).
+//! `ecs-dns-reaper`: the Lambda (`bootstrap`) and the one-shot command line.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -44,7 +44,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.command.is_none(), cli.quiet);
+    ecs_dns_reaper::logging::init(cli.command.is_none(), cli.quiet);
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -149,29 +149,5 @@ async fn lambda(deps: Deps) -> ExitCode {
             eprintln!("ecs-dns-reaper: Lambda runtime failed: {e}");
             ExitCode::from(1)
         }
-    }
-}
-
-/// Logs go to stderr: JSON lines in Lambda (fit for Lambda's JSON log format),
-/// plain lines on the command line, whose stdout is the report. `RUST_LOG`
-/// filters; without it, `info`, or `error` with `--quiet`.
-fn init_logging(lambda: bool, quiet: bool) {
-    let default = if quiet { "error" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if lambda {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            // Records have a `target` of their own; the module path adds nothing.
-            .with_target(false)
-            .init();
-    } else {
-        builder.with_ansi(false).init();
     }
 }

@@ -3,9 +3,11 @@
 
 use std::collections::HashMap;
 
+use ecs_dns_reaper::classify::{classify, Target};
 use ecs_dns_reaper::config::{Config, ConfigError};
 use ecs_dns_reaper::events::{dispatch, EventError};
-use ecs_dns_reaper::records::{classify, ContainerId, HostName, RecordSet, Target};
+use ecs_dns_reaper::model::RecordSet;
+use ecs_dns_reaper::names::{ContainerId, HostName};
 use proptest::prelude::*;
 use serde_json::Value;
 

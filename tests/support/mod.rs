@@ -150,8 +150,11 @@ impl LocalAws {
     /// Creates `sets` in the zone, in batches within Route 53's limits (the
     /// reaper's own batching).
     pub async fn create_records(&self, zone_id: &str, sets: &[ResourceRecordSet]) {
-        let domain: Vec<_> = sets.iter().map(ecs_dns_reaper::records::from_sdk).collect();
-        for range in ecs_dns_reaper::apply::batches(&domain) {
+        let domain: Vec<_> = sets
+            .iter()
+            .map(ecs_dns_reaper::aws::route53::from_sdk)
+            .collect();
+        for range in ecs_dns_reaper::aws::changes::batches(&domain) {
             let changes = sets[range]
                 .iter()
                 .map(|set| {

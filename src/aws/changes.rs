@@ -10,29 +10,13 @@ use aws_sdk_route53::error::{DisplayErrorContext, SdkError};
 use aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsError;
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch};
 
-use crate::plan::TaskRef;
-use crate::records::{to_sdk, RecordSet};
+use super::route53::to_sdk;
+use crate::model::{RecordSet, WriteOutcome};
 
 /// Route 53 accepts at most 1,000 ResourceRecord elements per change batch.
 pub const MAX_BATCH_RECORDS: usize = 1000;
 /// … and at most 32,000 characters across the Value elements of a batch.
 pub const MAX_BATCH_VALUE_CHARS: usize = 32_000;
-/// The reason ECS records on a task stopped by `STOP_UNHEALTHY_TASKS`.
-pub const STOP_REASON: &str = "ecs-dns-reaper: health check failed";
-
-/// What became of one DELETE.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WriteOutcome {
-    Deleted,
-    /// Not there any more: someone else deleted it. Gone is what we wanted.
-    Vanished,
-    /// The record changed since it was listed; it is left as it now is.
-    Conflict(String),
-    /// Route 53 failed the request for another reason (after the SDK's retries).
-    Failed(String),
-    /// Not attempted: the sweep ran out of time.
-    Skipped,
-}
 
 /// Splits `sets` into batches within Route 53's limits, as index ranges.
 pub fn batches(sets: &[RecordSet]) -> Vec<std::ops::Range<usize>> {
@@ -212,35 +196,6 @@ async fn send(
             DisplayErrorContext(&e)
         ))),
     }
-}
-
-/// Stops each task once (`STOP_UNHEALTHY_TASKS`). Returns the stopped task ARNs and
-/// the errors of the ones that could not be stopped.
-pub async fn stop_tasks(
-    ecs: &aws_sdk_ecs::Client,
-    tasks: &[TaskRef],
-) -> (Vec<String>, Vec<String>) {
-    let mut stopped = Vec::new();
-    let mut errors = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    for task in tasks.iter().filter(|t| seen.insert(t.arn.clone())) {
-        match ecs
-            .stop_task()
-            .cluster(&task.cluster)
-            .task(&task.arn)
-            .reason(STOP_REASON)
-            .send()
-            .await
-        {
-            Ok(_) => stopped.push(task.arn.clone()),
-            Err(e) => errors.push(format!(
-                "ecs:StopTask {} failed: {}",
-                task.arn,
-                aws_sdk_ecs::error::DisplayErrorContext(&e)
-            )),
-        }
-    }
-    (stopped, errors)
 }
 
 #[cfg(test)]

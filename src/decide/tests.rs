@@ -1,8 +1,17 @@
 //! Table-driven tests of SPEC §3: one row per rule.
 
+use std::collections::{BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+use std::time::{Duration, SystemTime};
+
 use super::*;
-use crate::inventory::{ContainerDefinition, InstanceState, PortBinding};
-use crate::records::{classify, RecordSet};
+use crate::classify::classify;
+use crate::model::{
+    Container, ContainerDefinition, ContainerInstance, Ec2Instance, InstanceState, Inventory,
+    NetworkMode, PortBinding, ReadFailure, RecordSet, Task, TaskDefinition, TaskStatus,
+};
+use crate::names::HostName;
+use crate::net::health::{Endpoint, HealthResult};
 
 const CID1: &str = "aaaaaaaaaaaa1111111111111111111111111111111111111111111111111111";
 const CID2: &str = "bbbbbbbbbbbb2222222222222222222222222222222222222222222222222222";
@@ -57,8 +66,8 @@ fn task(
         arn: arn.into(),
         cluster: "web".into(),
         container_instance_arn: Some(ci.into()),
-        last_status: status.into(),
-        desired_status: "RUNNING".into(),
+        last_status: TaskStatus::parse(status),
+        desired_status: TaskStatus::Running,
         started_at: Some(now() - age),
         created_at: Some(now() - age),
         task_definition_arn: Some(def.into()),
@@ -593,7 +602,7 @@ fn guard_holds_every_negative_deletion_above_the_limit_but_not_positive_ones() {
 #[test]
 fn incomplete_inventory_holds_negative_deletions_only() {
     let mut inv = inventory();
-    inv.failures.push(crate::inventory::InventoryFailure {
+    inv.failures.push(ReadFailure {
         call: "ecs:ListTasks cluster=web".into(),
         message: "throttled".into(),
     });
@@ -931,7 +940,7 @@ fn a_starting_task_protects_its_hosts_records_for_ten_grace_periods_only() {
     }
     // A backing task stuck before RUNNING is checked once its window is over.
     let mut inv = inventory();
-    inv.tasks[0].last_status = "PENDING".into();
+    inv.tasks[0].last_status = TaskStatus::Pending;
     inv.tasks[0].created_at = Some(now() - grace * 11);
     let plan = run(
         &[srv("calc", 5, 32768, Some(CID1))],

@@ -200,6 +200,18 @@ impl HealthChecker {
         checked
     }
 
+    /// [`HealthChecker::check_all`], starting no check after the point from which
+    /// a whole check (every attempt at the timeout) could not end before `deadline`.
+    pub async fn check_all_before(
+        &self,
+        endpoints: impl IntoIterator<Item = Endpoint>,
+        deadline: Option<Instant>,
+    ) -> HashMap<Endpoint, HealthResult> {
+        let window = self.settings.timeout * self.settings.attempts;
+        let stop_at = deadline.map(|d| d.checked_sub(window).unwrap_or(d));
+        self.check_all(endpoints, stop_at).await
+    }
+
     /// One endpoint's full check, or `None` if the deadline prevented it.
     async fn check_endpoint(&self, ep: Endpoint, stop_at: Option<Instant>) -> Option<HealthResult> {
         let Some(stop_at) = stop_at else {

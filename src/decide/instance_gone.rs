@@ -1,0 +1,61 @@
+//! An `EC2 Instance State-change Notification` to a gone state, re-checked
+//! against EC2 before anything is deleted.
+
+use super::estate::Estate;
+use super::{event_plan, plain_target, Decision, DeleteReason, Plan, PlanSettings, Planned};
+use crate::classify::{OwnedRecord, Target};
+use crate::model::Inventory;
+
+/// Why the event is ignored when EC2 does not know the instance or reports it
+/// in a state that is not gone; `None` when EC2 agrees it is gone.
+pub fn ec2_says_not_gone(inventory: &Inventory, instance_id: &str) -> Option<String> {
+    match inventory.instances.iter().find(|i| i.id == instance_id) {
+        None => Some(format!(
+            "EC2 does not know instance {instance_id}: nothing deleted"
+        )),
+        Some(i) if !i.state.is_gone() => Some(format!(
+            "EC2 reports instance {instance_id} as {}: nothing deleted",
+            i.state.name()
+        )),
+        Some(_) => None,
+    }
+}
+
+/// The records whose target is `instance_id`, which EC2 reports gone. A record
+/// whose name or address another live instance of the zone's VPCs holds now is
+/// not the gone instance's any more and is left alone; so is everything when the
+/// gone instance is in another VPC.
+pub fn decide_instance_gone(
+    records: &[OwnedRecord],
+    instance_id: &str,
+    inventory: &Inventory,
+    settings: &PlanSettings,
+) -> Plan {
+    let estate = Estate::new(inventory);
+    let Some(gone) = estate.by_id.get(instance_id).copied() else {
+        return event_plan(Vec::new(), records.len(), settings);
+    };
+    let targets_gone = |record: &OwnedRecord| match &record.target {
+        Target::HostA { host, .. } => gone.is(host),
+        Target::Srv { host, .. } | Target::Cname { host, .. } => gone.is_named_by(host),
+    };
+    let holder_is_gone = |record: &OwnedRecord| {
+        let holder = match &record.target {
+            Target::HostA { host, .. } => estate.instance_for(host),
+            Target::Srv { host, .. } | Target::Cname { host, .. } => estate.instance_for_host(host),
+        };
+        holder.is_none_or(|i| i.state.is_gone())
+    };
+    let items = records
+        .iter()
+        .filter(|r| targets_gone(r) && holder_is_gone(r))
+        .map(|record| Planned {
+            record: record.clone(),
+            target: plain_target(record),
+            decision: Decision::Delete(DeleteReason::InstanceGone),
+            task: None,
+            detail: None,
+        })
+        .collect();
+    event_plan(items, records.len(), settings)
+}

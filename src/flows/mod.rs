@@ -1,0 +1,203 @@
+//! The flows, one per event kind: each reads what it needs through the AWS seams,
+//! hands plain data to the decision core, and writes the outcome. [`Run`] is what
+//! they share: the deadline, the phase timings, the zone listing, the health
+//! checks and the write.
+//!
+//! A flow that stops early says why with a [`Halt`]; [`finish`] turns each kind of
+//! halt into the report in one place.
+
+mod instance_gone;
+mod sweep;
+mod task_stopped;
+mod write;
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Instant;
+
+pub use instance_gone::instance_gone;
+pub use sweep::sweep;
+pub use task_stopped::task_stopped;
+
+use crate::aws::route53::ZoneError;
+use crate::aws::{EstateApi, ZoneApi};
+use crate::classify::{classify, OwnedRecord};
+use crate::handler::{Deps, HandlerError, Invocation};
+use crate::model::{ReadFailure, Zone};
+use crate::net::health::{Endpoint, HealthResult};
+use crate::report::log::Timings;
+use crate::report::{RecordCounts, Report};
+
+/// Why a flow stopped before it wrote anything.
+#[derive(Debug)]
+pub enum Halt {
+    /// The deadline came before the reads finished: nothing decided or deleted.
+    OutOfTime,
+    /// An event's re-check could not be read: its word alone is not enough.
+    Unconfirmed(Vec<ReadFailure>),
+    /// Nothing to do; the report says why.
+    Ignored(String),
+    /// The listing failed before the zone's apex was known (`errors` says why).
+    NoListing,
+    /// The invocation fails.
+    Failed(HandlerError),
+}
+
+impl From<ZoneError> for Halt {
+    fn from(e: ZoneError) -> Self {
+        Halt::Failed(e.into())
+    }
+}
+
+/// The report of a flow that ran to the end (`Ok`) or halted.
+pub fn finish(mut report: Report, halted: Result<(), Halt>) -> Result<Report, HandlerError> {
+    match halted {
+        Ok(()) | Err(Halt::NoListing) => {}
+        Err(Halt::OutOfTime) => report.incomplete(
+            "deadline near: AWS reads did not finish in time; nothing was decided or deleted",
+        ),
+        Err(Halt::Unconfirmed(failures)) => {
+            report.complete = false;
+            report
+                .errors
+                .extend(failures.iter().map(ToString::to_string));
+        }
+        Err(Halt::Ignored(why)) => report.ignored = Some(why),
+        Err(Halt::Failed(e)) => return Err(e),
+    }
+    Ok(report)
+}
+
+/// The zone as listed and classified.
+pub(crate) struct ZoneView {
+    pub zone: Zone,
+    pub owned: Vec<OwnedRecord>,
+    /// Every record set by name, foreign ones included (last-record protection).
+    pub name_counts: HashMap<String, usize>,
+    /// The listing stopped early: what was listed is used, negative evidence is not.
+    pub complete: bool,
+}
+
+/// One invocation's work: its dependencies, deadline, dry run and phase timings.
+pub struct Run<'a, A> {
+    pub(crate) deps: &'a Deps<A>,
+    pub(crate) stop_at: Option<tokio::time::Instant>,
+    pub(crate) dry_run: bool,
+    timings: Mutex<Timings>,
+}
+
+impl<'a, A: ZoneApi + EstateApi> Run<'a, A> {
+    pub fn new(deps: &'a Deps<A>, invocation: Invocation, dry_run: bool) -> Self {
+        Run {
+            deps,
+            stop_at: invocation.stop_at(),
+            dry_run,
+            timings: Mutex::new(Timings::default()),
+        }
+    }
+
+    pub fn timings(&self) -> Timings {
+        self.timings.lock().map(|t| *t).unwrap_or_default()
+    }
+
+    /// Runs `work` until the deadline's stop point.
+    pub(crate) async fn within<F: Future>(&self, work: F) -> Result<F::Output, Halt> {
+        match self.stop_at {
+            Some(at) => tokio::time::timeout_at(at, work)
+                .await
+                .map_err(|_| Halt::OutOfTime),
+            None => Ok(work.await),
+        }
+    }
+
+    /// Runs `work`, adding its time to one phase of the timings.
+    pub(crate) async fn timed<F: Future>(
+        &self,
+        phase: fn(&mut Timings) -> &mut u64,
+        work: F,
+    ) -> F::Output {
+        let since = Instant::now();
+        let out = work.await;
+        if let Ok(mut t) = self.timings.lock() {
+            *phase(&mut t) += u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
+        }
+        out
+    }
+
+    /// Lists and classifies the zone, filling the report's counts.
+    pub(crate) async fn load_zone(
+        &self,
+        zone_id: String,
+        report: &mut Report,
+    ) -> Result<ZoneView, Halt> {
+        report.hosted_zone_id = Some(zone_id.clone());
+        let listing = self
+            .timed(|t| &mut t.listing_ms, self.deps.aws.list_zone(&zone_id))
+            .await;
+        let mut complete = true;
+        if let Some(failure) = listing.failure.clone() {
+            if failure.is_unknown_zone() {
+                return Err(failure.into());
+            }
+            report.errors.push(failure.to_string());
+            complete = false;
+        }
+        let apex = match &self.deps.config.zone {
+            crate::config::ZoneSelector::Namespace(ns) => Some(ns.clone()),
+            crate::config::ZoneSelector::Id(_) => listing.apex(),
+        };
+        let Some(apex) = apex else {
+            if complete {
+                return Err(ZoneError::NoApex(zone_id).into());
+            }
+            return Err(Halt::NoListing);
+        };
+        let mut owned = Vec::new();
+        let mut name_counts: HashMap<String, usize> = HashMap::new();
+        for set in &listing.records {
+            *name_counts.entry(set.name.clone()).or_default() += 1;
+            match classify(set, &apex) {
+                Ok(o) => owned.push(o),
+                Err(why) => {
+                    tracing::debug!(name = %set.name, rtype = %set.rtype, why = why.0, "foreign record")
+                }
+            }
+        }
+        report.records = RecordCounts {
+            scanned: listing.records.len(),
+            owned: owned.len(),
+            foreign: listing.records.len() - owned.len(),
+        };
+        Ok(ZoneView {
+            zone: Zone { id: zone_id, apex },
+            owned,
+            name_counts,
+            complete,
+        })
+    }
+
+    /// Health-checks `endpoints`, stopping in time to decide and write before the
+    /// deadline; the ones left unchecked are said in the report.
+    pub(crate) async fn check(
+        &self,
+        endpoints: &BTreeSet<Endpoint>,
+        report: &mut Report,
+    ) -> HashMap<Endpoint, HealthResult> {
+        let checker = &self.deps.health;
+        let results = self
+            .timed(
+                |t| &mut t.health_ms,
+                checker.check_all_before(endpoints.iter().copied(), self.stop_at),
+            )
+            .await;
+        if results.len() < endpoints.len() {
+            report.incomplete(format!(
+                "deadline near: {} of {} endpoints were not checked; their records were kept",
+                endpoints.len() - results.len(),
+                endpoints.len()
+            ));
+        }
+        results
+    }
+}

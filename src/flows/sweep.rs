@@ -1,0 +1,60 @@
+//! A full sweep: list the zone (EC2 alongside), then read ECS, health-check what
+//! needs it, decide, write.
+
+use crate::aws::{EstateApi, ZoneApi};
+use crate::decide;
+use crate::report::Report;
+
+use super::{Halt, Run};
+
+/// One full sweep of the zone.
+///
+/// The zone listing happens-before the ECS read: a record the agent wrote for a
+/// task started after the ECS read is then never judged against it. EC2 is read
+/// alongside the listing.
+pub async fn sweep<A: ZoneApi + EstateApi>(
+    run: &Run<'_, A>,
+    report: &mut Report,
+) -> Result<(), Halt> {
+    let deps = run.deps;
+    let (zone_id, zone_vpcs) = run.within(deps.zone()).await??;
+    let ec2_read = run.timed(|t| &mut t.inventory_ms, deps.aws.instances());
+    let listing = async { tokio::join!(run.load_zone(zone_id, report), ec2_read) };
+    let (view, instances) = run.within(listing).await?;
+    let view = view?;
+    let scope = deps.cluster_scope();
+    let ecs_read = run.timed(|t| &mut t.inventory_ms, deps.aws.clusters(&scope));
+    let mut inventory = run.within(ecs_read).await?;
+    inventory.zone_vpcs = zone_vpcs;
+    match instances {
+        Ok(instances) => inventory.instances = instances,
+        Err(f) => inventory.failures.push(f),
+    }
+    report
+        .errors
+        .extend(inventory.failures.iter().map(ToString::to_string));
+
+    let settings = deps.plan_settings();
+    let now = std::time::SystemTime::now();
+    let assessments = decide::assess(&view.owned, &inventory, &settings, now);
+    let health = run.check(&decide::endpoints(&assessments), report).await;
+    let complete = view.complete && inventory.is_complete();
+    let plan = decide::decide(
+        &view.owned,
+        assessments,
+        &health,
+        complete,
+        &view.name_counts,
+        &settings,
+    );
+    if plan.guard.tripped {
+        tracing::error!(
+            negative = plan.guard.negative,
+            owned = plan.guard.owned,
+            limit_percent = plan.guard.limit_percent,
+            "mass-deletion guard tripped: no negative-evidence deletion made"
+        );
+    }
+    run.write(&view.zone, &plan, report).await;
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! What the reaper does on the network itself (not through AWS).
+
+pub mod health;

@@ -1,0 +1,56 @@
+//! The invocation's metrics as CloudWatch Embedded Metric Format lines (namespace
+//! `EcsDnsReaper`): CloudWatch extracts them from the log stream, so metrics cost
+//! no API call.
+
+use super::log::count_by_reason;
+use super::Report;
+
+impl Report {
+    /// One line of invocation totals, then one per deletion and hold reason, with
+    /// a `Reason` dimension.
+    pub fn emf_line(&self, timestamp_ms: u64) -> String {
+        let metric = |name: &str, unit: &str| serde_json::json!({"Name": name, "Unit": unit});
+        let mut lines = Vec::new();
+        let base = serde_json::json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": "EcsDnsReaper",
+                    "Dimensions": [[]],
+                    "Metrics": [
+                        metric("RecordsScanned", "Count"),
+                        metric("RecordsOwned", "Count"),
+                        metric("GuardTripped", "Count"),
+                        metric("SweepDuration", "Milliseconds"),
+                    ],
+                }],
+            },
+            "Trigger": self.trigger,
+            "RecordsScanned": self.records.scanned,
+            "RecordsOwned": self.records.owned,
+            "GuardTripped": u8::from(self.guard.tripped),
+            "SweepDuration": self.duration_ms,
+        });
+        lines.push(base.to_string());
+        for (metric_name, list) in [("Deleted", &self.deleted), ("Held", &self.held)] {
+            for (reason, count) in count_by_reason(list) {
+                lines.push(
+                    serde_json::json!({
+                        "_aws": {
+                            "Timestamp": timestamp_ms,
+                            "CloudWatchMetrics": [{
+                                "Namespace": "EcsDnsReaper",
+                                "Dimensions": [["Reason"]],
+                                "Metrics": [metric(metric_name, "Count")],
+                            }],
+                        },
+                        "Reason": reason,
+                        metric_name: count,
+                    })
+                    .to_string(),
+                );
+            }
+        }
+        lines.join("\n")
+    }
+}

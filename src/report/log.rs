@@ -1,0 +1,73 @@
+//! Log lines: one per deletion, and one summary per invocation, built from the
+//! report with its counts by reason as JSON objects (Lambda's JSON log format
+//! keeps them queryable in CloudWatch Logs Insights: `kept.healthy`,
+//! `deleted.unhealthy`).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::{Reason, Report, ReportedRecord};
+use crate::model::wire_name;
+
+/// Where an invocation's time went, for the summary line (not the report).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Timings {
+    pub listing_ms: u64,
+    pub inventory_ms: u64,
+    pub health_ms: u64,
+    pub apply_ms: u64,
+}
+
+/// How many entries of `list` there are of each reason.
+pub fn count_by_reason(list: &[ReportedRecord]) -> BTreeMap<Reason, usize> {
+    let mut counts = BTreeMap::new();
+    for r in list {
+        *counts.entry(r.reason).or_default() += 1;
+    }
+    counts
+}
+
+impl Report {
+    /// The fields of the summary line: what the report counts, nested as objects,
+    /// with the phase timings; `ignored` only when the event was ignored.
+    pub fn summary(&self, timings: &Timings) -> serde_json::Value {
+        let mut summary = json!({
+            "trigger": self.trigger,
+            "dry_run": self.dry_run,
+            "complete": self.complete,
+            "scanned": self.records.scanned,
+            "owned": self.records.owned,
+            "foreign": self.records.foreign,
+            "kept": self.kept,
+            "deleted": count_by_reason(&self.deleted),
+            "held": count_by_reason(&self.held),
+            "guard_tripped": self.guard.tripped,
+            "errors": self.errors.len(),
+            "duration_ms": self.duration_ms,
+            "listing_ms": timings.listing_ms,
+            "inventory_ms": timings.inventory_ms,
+            "health_ms": timings.health_ms,
+            "apply_ms": timings.apply_ms,
+        });
+        if let Some(why) = &self.ignored {
+            summary["ignored"] = json!(why);
+        }
+        summary
+    }
+
+    /// Logs one line per deletion and one summary line for the invocation. The
+    /// summary's fields travel as one JSON object in the `summary` field, which the
+    /// Lambda log format merges into the line ([`crate::logging`]).
+    pub fn log(&self, timings: &Timings) {
+        for d in &self.deleted {
+            tracing::info!(
+                name = %d.name, r#type = %d.rtype, set_identifier = d.set_identifier.as_deref().unwrap_or(""),
+                target = %d.target, reason = %wire_name(&d.reason), dry_run = self.dry_run,
+                "{}", if self.dry_run { "would delete record" } else { "deleted record" }
+            );
+        }
+        tracing::info!(summary = %self.summary(timings), "sweep summary");
+    }
+}
