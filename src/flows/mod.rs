@@ -201,3 +201,6 @@ impl<'a, A: ZoneApi + EstateApi> Run<'a, A> {
         results
     }
 }
+
+#[cfg(test)]
+mod tests;
