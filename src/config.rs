@@ -1,4 +1,4 @@
-//! Configuration (SPEC §5): read once from the environment at start.
+//! Configuration (README, "Configuration"): read once from the environment at start.
 //!
 //! Every variable is validated up front; a bad value stops the function before it
 //! touches anything, with a message naming the variable.

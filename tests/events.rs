@@ -1,4 +1,4 @@
-//! SPEC §4: each sample event of `events/` against the demo estate it was written
+//! Each sample event of `events/` against the demo estate it was written
 //! for, and deliveries that come twice, late or out of order.
 
 mod support;

@@ -1,7 +1,8 @@
 //! Least privilege, checked: the IAM actions `template.yaml` grants the function
 //! are exactly the AWS operations the code can call, plus the few that Lambda
-//! itself needs ([`PLATFORM_ACTIONS`]); and every SPEC §5 setting is in the
-//! function's environment, fed by a parameter with the SPEC's default.
+//! itself needs ([`PLATFORM_ACTIONS`]); and every setting of the
+//! README's configuration table is in the function's environment, fed by a
+//! parameter with its documented default.
 //!
 //! The calls are found in the source, not listed here: every `.<name>()` in
 //! `src/**/*.rs` (comments and string literals left out) whose `<name>` is an
@@ -71,9 +72,9 @@ const CORE_CALLS: &[&str] = &[
     "ec2:DescribeInstances",
 ];
 
-/// SPEC §5: every variable and its default (`None`: no default, the parameter's
+/// The README's configuration table: every variable and its default (`None`: no default, the parameter's
 /// default is empty, which the function treats as unset).
-const SPEC_SETTINGS: &[(&str, Option<&str>)] = &[
+const DOCUMENTED_SETTINGS: &[(&str, Option<&str>)] = &[
     ("HOSTED_ZONE_ID", None),
     ("DNS_NAMESPACE", None),
     ("ECS_CLUSTERS", None),
@@ -815,10 +816,10 @@ fn every_setting_is_a_parameter_with_the_spec_default() {
         .unwrap_or_else(|| panic!("{id} has no Environment.Variables"));
     let parameters = template["Parameters"].as_object().expect("Parameters");
 
-    for (name, default) in SPEC_SETTINGS {
+    for (name, default) in DOCUMENTED_SETTINGS {
         let value = variables
             .get(*name)
-            .unwrap_or_else(|| panic!("SPEC §5 variable {name} is not in {id}'s environment"));
+            .unwrap_or_else(|| panic!("documented variable {name} is not in {id}'s environment"));
         let parameter = value["Ref"]
             .as_str()
             .unwrap_or_else(|| panic!("{name} = {value}: expected !Ref <parameter>"));
@@ -833,12 +834,12 @@ fn every_setting_is_a_parameter_with_the_spec_default() {
         assert_eq!(
             declared,
             default.unwrap_or(""),
-            "{parameter} (for {name}): default differs from SPEC §5"
+            "{parameter} (for {name}): default differs from the documented one"
         );
     }
 
     let read = variables_the_code_reads();
-    for (name, _) in SPEC_SETTINGS {
+    for (name, _) in DOCUMENTED_SETTINGS {
         assert!(
             read.contains(*name),
             "the scan of src/ does not see {name} being read: the scanner is broken (found {read:?})"
@@ -895,7 +896,7 @@ fn the_deployment_is_safe() {
     let events = props["Events"].as_object().expect("Events");
     assert!(
         events.values().any(|e| e["Type"] == "Schedule"),
-        "{id}: a Schedule event (the Scheduled Event envelope of SPEC §4)"
+        "{id}: a Schedule event (the Scheduled Event envelope)"
     );
     let text = template.to_string();
     for needle in [
@@ -912,7 +913,7 @@ fn the_deployment_is_safe() {
     assert_eq!(
         ec2["Properties"]["Pattern"]["detail"]["state"],
         serde_json::json!(["shutting-down", "terminated", "stopping", "stopped"]),
-        "the EC2 states of SPEC §4"
+        "the EC2 gone states"
     );
 
     // Alarms on function errors and on the guard.

@@ -30,7 +30,7 @@ fn reasons(report: &Value, list: &str) -> std::collections::BTreeMap<String, usi
 }
 
 /// Three clusters, 190 tasks (120 in one cluster), 336 owned records with several
-/// weighted records per name, foreign records, and every rule of SPEC §3 at once.
+/// weighted records per name, foreign records, and every rule of the decision table at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_estate_loses_exactly_its_stale_records() {
     let aws = LocalAws::start().await;

@@ -37,7 +37,7 @@ fn decided(target: String, decision: Decision) -> Assessment {
     }
 }
 
-/// Judges each record from the inventory alone (SPEC §3 table, first pass).
+/// Judges each record from the inventory alone (the decision table, first pass).
 pub fn assess(
     records: &[OwnedRecord],
     inventory: &Inventory,
@@ -60,12 +60,12 @@ fn assess_one(
     use Decision::{Delete, Keep};
     let (host, instance) = match &record.target {
         Target::HostA { ip, host } => {
-            let target = ip.to_string();
-            return match estate.instance_for(host) {
-                None => decided(target, Delete(DeleteReason::HostUnknown)),
-                Some(i) if i.state.is_gone() => decided(target, Delete(DeleteReason::InstanceGone)),
-                Some(_) => decided(target, Keep(KeepReason::Healthy)),
+            let decision = match estate.instance_for(host) {
+                None => Delete(DeleteReason::HostUnknown),
+                Some(i) if i.state.is_gone() => Delete(DeleteReason::InstanceGone),
+                Some(_) => Keep(KeepReason::Healthy),
             };
+            return decided(ip.to_string(), decision);
         }
         Target::Srv { host, .. } | Target::Cname { host, .. } => {
             (host, estate.instance_for_host(host))

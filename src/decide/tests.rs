@@ -1,4 +1,5 @@
-//! Table-driven tests of SPEC §3: one row per rule.
+//! Table-driven tests of the decisions (README, "What a sweep decides"): one row
+//! per rule.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;

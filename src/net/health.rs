@@ -1,4 +1,4 @@
-//! Health checks of record targets (SPEC §3 `unhealthy`, §5 `HEALTH_CHECK*`).
+//! Health checks of record targets (`unhealthy`, and the `HEALTH_CHECK*` settings).
 //!
 //! A record is deleted as `unhealthy` only when *every* attempt to reach its
 //! target failed, so this module is deliberately conservative about what it
@@ -33,7 +33,7 @@ use tokio::time::Instant;
 /// reaper's probes from real traffic.
 const USER_AGENT: &str = concat!("ecs-dns-reaper/", env!("CARGO_PKG_VERSION"));
 
-/// How a target is checked (SPEC §5 `HEALTH_CHECK` / `HEALTH_CHECK_PATH`).
+/// How a target is checked (`HEALTH_CHECK` / `HEALTH_CHECK_PATH`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckMode {
     /// `GET http://ip:port{path}`; 2xx or 3xx is healthy, redirects are not followed.
