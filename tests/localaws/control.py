@@ -12,9 +12,10 @@ Every request is classified as ``service:Operation``:
 
 All AWS requests and control-API calls run under one process-wide lock, so
 moto (which is not thread-safe) sees one request at a time and a change batch
-is atomic with respect to concurrent listings.  The one exception is the wait
-of a delay fault: it happens outside the lock, before the request is
-processed.
+is atomic with respect to concurrent listings.  Two things happen outside that
+lock, before the request is processed: the Route 53 rate limit (a request it
+throttles is answered at once, never waiting for the lock) and the wait of a
+delay fault.  The call counters have their own small lock for that reason.
 """
 
 from __future__ import annotations
@@ -41,9 +42,14 @@ import agent_hook
 import ec2_patches
 import ecs_patches
 import r53_patches
+from ratelimit import TokenBucket, route53_limit
 
 CONTROL_PREFIX = "/_localaws/"
 STATE_LOCK = threading.RLock()
+# Guards LocalAws.calls and LocalAws.throttled. Held only briefly: requests
+# take it before STATE_LOCK, control calls inside it; nothing takes
+# STATE_LOCK while holding it.
+COUNTER_LOCK = threading.Lock()
 
 # X-Amz-Target prefixes of the JSON services we model
 TARGET_PREFIX_SERVICE = {"AmazonEC2ContainerServiceV20141113": "ecs"}
@@ -174,6 +180,15 @@ def classify(environ: dict[str, Any], body: bytes) -> Classified | None:
             service = _signing_service(environ) or "ec2"
             return Classified(service, form["Action"][0], {k: v[0] for k, v in form.items()})
     return None
+
+
+# ---------------------------------------------------------------------------
+# Route 53 request rate limit (the bucket itself is in ratelimit.py)
+# ---------------------------------------------------------------------------
+
+
+def _bucket(spec: dict[str, Any] | None) -> TokenBucket | None:
+    return None if spec is None else TokenBucket(spec["rate"], spec["burst"])
 
 
 # ---------------------------------------------------------------------------
@@ -309,10 +324,15 @@ def abort_connection(environ: dict[str, Any]) -> None:
 
 
 class LocalAws:
-    def __init__(self, moto_app: Callable) -> None:
+    def __init__(self, moto_app: Callable, route53_rate_limit: dict[str, Any] | None = None) -> None:
+        """``route53_rate_limit``: the Route 53 rate limit at start and after a
+        reset, ``{"rate", "burst"?}`` or None (off)."""
         self.moto_app = moto_app
         self.faults: list[Fault] = []
-        self.calls: dict[str, int] = {}
+        self.calls: dict[str, int] = {}  # every AWS request, throttled ones included
+        self.throttled: dict[str, int] = {}  # requests answered by the rate limit
+        self.default_route53_limit = route53_limit(route53_rate_limit)
+        self.route53_bucket: TokenBucket | None = _bucket(self.default_route53_limit)
 
     # -- WSGI entry point ----------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
@@ -326,10 +346,22 @@ class LocalAws:
                 with STATE_LOCK:
                     return self._control(environ, body, start_response)
             call = classify(environ, body)
+            if call is not None:
+                # The rate limit comes first, outside STATE_LOCK: a throttled
+                # request never waits for it, and takes no fault or hook.
+                bucket = self.route53_bucket if call.service == "route53" else None
+                throttled = bucket is not None and not bucket.take()
+                with COUNTER_LOCK:
+                    self.calls[call.key] = self.calls.get(call.key, 0) + 1
+                    if throttled:
+                        self.throttled[call.key] = self.throttled.get(call.key, 0) + 1
+                if throttled:
+                    status, headers, data = error_response(call.service, 400, "Throttling", DEFAULT_MESSAGES["Throttling"])
+                    start_response(status, headers)
+                    return [data]
             fault = None
             with STATE_LOCK:
                 if call is not None:
-                    self.calls[call.key] = self.calls.get(call.key, 0) + 1
                     fault = self._take_fault(call)
                 if fault is None or not fault.delay_ms:
                     return self._answer(environ, start_response, call, fault)
@@ -392,8 +424,11 @@ class LocalAws:
             ("POST", "faults"): self._add_faults,
             ("GET", "faults"): lambda _: (200, {"faults": [f.describe() for f in self.faults]}),
             ("DELETE", "faults"): self._clear_faults,
-            ("GET", "calls"): lambda _: (200, dict(sorted(self.calls.items()))),
+            ("GET", "calls"): lambda _: (200, self._counters(self.calls)),
             ("DELETE", "calls"): self._clear_calls,
+            ("GET", "throttled"): lambda _: (200, self._counters(self.throttled)),
+            ("GET", "limits"): self._get_limits,
+            ("POST", "limits"): self._set_limits,
             ("POST", "reset"): self._reset,
         }.get((method, route))
         if handler is None:
@@ -478,9 +513,29 @@ class LocalAws:
         self.faults = []
         return 200, {"cleared": True}
 
+    @staticmethod
+    def _counters(counters: dict[str, int]) -> dict[str, int]:
+        with COUNTER_LOCK:
+            return dict(sorted(counters.items()))
+
     def _clear_calls(self, _: dict[str, Any]) -> tuple[int, Any]:
-        self.calls = {}
+        with COUNTER_LOCK:
+            self.calls = {}
+            self.throttled = {}
         return 200, {"cleared": True}
+
+    def _get_limits(self, _: dict[str, Any]) -> tuple[int, Any]:
+        bucket = self.route53_bucket
+        return 200, {"route53": None if bucket is None else bucket.describe()}
+
+    def _set_limits(self, payload: dict[str, Any]) -> tuple[int, Any]:
+        unknown = sorted(set(payload) - {"route53"})
+        if unknown:
+            raise ValueError(f"no rate limit for {', '.join(unknown)} (only route53)")
+        if "route53" in payload:
+            # validate before switching; a new bucket starts full
+            self.route53_bucket = _bucket(route53_limit(payload["route53"]))
+        return self._get_limits(payload)
 
     def _reset(self, _: dict[str, Any]) -> tuple[int, Any]:
         # Same as POST /moto-api/reset: every backend of every service is dropped.
@@ -489,5 +544,8 @@ class LocalAws:
         r53_patches.HOOKS.clear()
         agent_hook.HOOKS.clear()
         self.faults = []
-        self.calls = {}
+        with COUNTER_LOCK:
+            self.calls = {}
+            self.throttled = {}
+        self.route53_bucket = _bucket(self.default_route53_limit)
         return 200, {"reset": True}

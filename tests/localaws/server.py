@@ -2,7 +2,7 @@
 """localaws: moto 5.2.5 in-process, with Route 53 / ECS fidelity patches, fault
 injection, call counters and a JSON control API under ``/_localaws/``.
 
-    .venv/bin/python tests/localaws/server.py --port 0
+    .venv/bin/python tests/localaws/server.py --port 0 [--route53-rate 5 [--route53-burst 5]]
 
 Prints ``localaws listening on http://127.0.0.1:PORT`` once ready and serves
 until SIGTERM/SIGINT (exit status 0).  See README.md in this directory.
@@ -24,24 +24,46 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from moto.moto_server.werkzeug_app import (  # noqa: E402
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
-from werkzeug.serving import make_server  # noqa: E402
+import ratelimit  # noqa: E402  (no moto: flags are checked before moto loads)
 
-import control  # noqa: E402
-import ec2_patches  # noqa: E402
-import ecs_patches  # noqa: E402
-import r53_patches  # noqa: E402
+RATE_ENV = "LOCALAWS_ROUTE53_RATE"
+BURST_ENV = "LOCALAWS_ROUTE53_BURST"
 
 
-def build_app() -> control.LocalAws:
+def build_app(route53_rate_limit: dict | None = None):
+    """moto behind the localaws middleware (a ``control.LocalAws``)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    import control
+    import ec2_patches
+    import ecs_patches
+    import r53_patches
+
     r53_patches.install()
     ec2_patches.install()
     ecs_patches.install()
-    return control.LocalAws(DomainDispatcherApplication(create_backend_app))
+    return control.LocalAws(DomainDispatcherApplication(create_backend_app), route53_rate_limit)
+
+
+def route53_rate_limit(rate: str | None, burst: str | None) -> dict | None:
+    """The start-up Route 53 rate limit from the flags (or, where a flag is
+    absent, the environment): None when off. Raises ValueError."""
+    if rate is None or rate.strip().lower() in ("", "off"):
+        if burst is not None and burst.strip():
+            raise ValueError(f"--route53-burst / {BURST_ENV} needs --route53-rate / {RATE_ENV}")
+        return None
+    try:
+        spec: dict = {"rate": float(rate)}
+    except ValueError:
+        raise ValueError(f"--route53-rate / {RATE_ENV}: {rate!r} is not a number") from None
+    if spec["rate"].is_integer():
+        spec["rate"] = int(spec["rate"])
+    if burst is not None and burst.strip():
+        try:
+            spec["burst"] = int(burst)
+        except ValueError:
+            raise ValueError(f"--route53-burst / {BURST_ENV}: {burst!r} is not a whole number") from None
+    return ratelimit.route53_limit(spec)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,11 +75,31 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="stop when standard input closes: a parent holding the pipe takes the server down with it, even if it is killed",
     )
+    parser.add_argument(
+        "--route53-rate",
+        metavar="RATE",
+        default=os.environ.get(RATE_ENV),
+        help=f"switch the Route 53 request rate limit on: RATE requests a second, account-wide "
+        f"(Route 53's documented per-account limit: 5); 'off' or absent = off (default: ${RATE_ENV}, else off)",
+    )
+    parser.add_argument(
+        "--route53-burst",
+        metavar="N",
+        default=os.environ.get(BURST_ENV),
+        help=f"bucket size of that limit (default: ${BURST_ENV}, else RATE rounded up)",
+    )
     args = parser.parse_args(argv)
+    try:
+        limit = route53_rate_limit(args.route53_rate, args.route53_burst)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.ERROR)
 
-    app = build_app()
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    app = build_app(limit)
     # Loopback only, threaded (requests are serialised by control.STATE_LOCK).
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
     server.daemon_threads = True
