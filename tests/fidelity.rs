@@ -4,23 +4,16 @@
 
 mod support;
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_sdk_route53::types::RrType;
 use serde_json::{json, Value};
-use support::{agent_record, Behaviour, Estate, LocalAws};
+use support::{agent_record, ago, Behaviour, Estate, LocalAws};
 
 const HOUR: Duration = Duration::from_secs(3600);
 /// Every negative deletion goes through: these tests are about the decisions of
 /// each record, not about the sweep-wide safety rules.
 const PLAIN: &[(&str, &str)] = &[("MAX_DELETE_PERCENT", "100"), ("KEEP_LAST_RECORD", "false")];
-
-fn ago(d: Duration) -> f64 {
-    SystemTime::now()
-        .checked_sub(d)
-        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-        .map_or(0.0, |d| d.as_secs_f64())
-}
 
 fn present(zone: &[(String, String, Option<String>)], name: &str, id: &str) -> bool {
     zone.iter()

@@ -8,9 +8,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_route53::types::RrType;
-use ecs_dns_reaper::handler::{handle, Invocation};
 use serde_json::{json, Value};
-use support::{record, Behaviour, Estate, LocalAws};
+use support::{invoke_with, record, Behaviour, Estate, LocalAws};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -63,18 +62,6 @@ async fn estate(aws: &LocalAws) -> Estate<'_> {
     e
 }
 
-async fn dry_run(e: &Estate<'_>) -> Value {
-    let deps = e.deps(&ENV);
-    let report = handle(
-        &deps,
-        &json!({"action": "sweep", "dry_run": true}),
-        Invocation::default(),
-    )
-    .await
-    .expect("sweep");
-    serde_json::to_value(report).expect("report")
-}
-
 /// What a report decided, independent of timing: (set identifier → outcome: reason).
 fn decisions(report: &Value) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
@@ -112,7 +99,7 @@ async fn clear_faults(aws: &LocalAws) {
 async fn a_fault_once_from_any_api_is_retried_to_the_same_result() {
     let aws = LocalAws::start().await;
     let e = estate(&aws).await;
-    let baseline = dry_run(&e).await;
+    let baseline = e.dry_run(&ENV).await;
     assert_eq!(baseline["errors"], json!([]));
     assert_eq!(
         baseline["deleted"].as_array().map(Vec::len),
@@ -125,7 +112,7 @@ async fn a_fault_once_from_any_api_is_retried_to_the_same_result() {
         for kind in ["http500", "reset"] {
             aws.faults(json!([fault(service, operation, 1, kind)]))
                 .await;
-            let report = dry_run(&e).await;
+            let report = e.dry_run(&ENV).await;
             assert_eq!(
                 report["errors"],
                 json!([]),
@@ -150,7 +137,7 @@ async fn a_persistent_fault_from_any_read_holds_negative_deletions_and_names_the
         for kind in ["http500", "reset"] {
             aws.faults(json!([fault(service, operation, -1, kind)]))
                 .await;
-            let report = dry_run(&e).await;
+            let report = e.dry_run(&ENV).await;
             clear_faults(&aws).await;
             let errors = report["errors"].to_string();
             assert!(
@@ -202,12 +189,7 @@ async fn failing_writes_are_retried_or_reported_never_half_done() {
     )]))
     .await;
     let deps = e.deps(&ENV);
-    let report = serde_json::to_value(
-        handle(&deps, &json!({"action": "sweep"}), Invocation::default())
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let report = invoke_with(&deps, &json!({"action": "sweep"})).await;
     assert_eq!(report["deleted"], json!([]), "{report:#}");
     assert!(
         report["errors"]
@@ -225,12 +207,7 @@ async fn failing_writes_are_retried_or_reported_never_half_done() {
         "reset"
     )]))
     .await;
-    let report = serde_json::to_value(
-        handle(&deps, &json!({"action": "sweep"}), Invocation::default())
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let report = invoke_with(&deps, &json!({"action": "sweep"})).await;
     assert_eq!(report["errors"], json!([]), "{report:#}");
     e.assert_outcome(&report, false).await;
 }
@@ -280,13 +257,7 @@ async fn only_the_records_changed_mid_batch_are_held() {
     )
     .await;
     aws.reset_calls().await;
-    let deps = e.deps(&[]);
-    let report = serde_json::to_value(
-        handle(&deps, &json!({"action": "sweep"}), Invocation::default())
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let report = e.sweep(&[]).await;
     e.assert_outcome(&report, false).await;
     assert_eq!(report["deleted"].as_array().map(Vec::len), Some(297));
     assert_eq!(report["errors"], json!([]));
@@ -424,13 +395,7 @@ async fn hostile_records_are_foreign_and_untouched() {
         );
     }
     e.commit().await;
-    let deps = e.deps(&[("MAX_DELETE_PERCENT", "100")]);
-    let report = serde_json::to_value(
-        handle(&deps, &json!({"action": "sweep"}), Invocation::default())
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let report = e.sweep(&[("MAX_DELETE_PERCENT", "100")]).await;
     assert_eq!(report["records"]["owned"], 1, "{report:#}");
     assert_eq!(report["records"]["foreign"], count + 2);
     assert_eq!(report["deleted"], json!([]));
@@ -447,7 +412,7 @@ async fn hostile_records_are_foreign_and_untouched() {
 async fn an_empty_zone_is_a_quiet_sweep() {
     let aws = LocalAws::start().await;
     let e = Estate::new(&aws, "sd.internal").await;
-    let report = dry_run(&e).await;
+    let report = e.dry_run(&ENV).await;
     assert_eq!(
         report["records"],
         json!({"scanned": 2, "owned": 0, "foreign": 2})

@@ -1,7 +1,7 @@
 //! The Lambda runtime path, for real (SPEC §4, §6, §7): the built binary runs with
 //! no subcommand and `AWS_LAMBDA_RUNTIME_API` pointing at a minimal Lambda Runtime
-//! API written here, against the local AWS (moto) and an estate with real
-//! listeners on loopback addresses.
+//! API (`support::runtime_api`), against the local AWS (moto) and an estate with
+//! real listeners on loopback addresses.
 //!
 //! The Runtime API hands out a queue of events one by one on
 //! `GET /2018-06-01/runtime/invocation/next` (a long poll that blocks while the
@@ -11,537 +11,18 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
-use support::{Behaviour, Estate, LocalAws};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
-use tokio::time::timeout;
+use support::runtime_api::{epoch_ms, from_epoch_ms, Deadline, Posted, RuntimeApi, OUTCOME_WAIT};
+use support::{Behaviour, Estate, Lambda, LocalAws};
+use tokio::net::TcpListener;
 
 const HOUR: Duration = Duration::from_secs(3600);
-/// Bound on any wait for an invocation's outcome that has no tighter bound.
-const OUTCOME_WAIT: Duration = Duration::from_secs(90);
-const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:ecs-dns-reaper";
 
 // ---------------------------------------------------------------------------
-// A minimal Lambda Runtime API
+// The function, events, estates, assertions
 // ---------------------------------------------------------------------------
-
-/// The deadline an invocation is handed out with.
-#[derive(Debug, Clone, Copy)]
-enum Deadline {
-    /// `Lambda-Runtime-Deadline-Ms` = the moment of hand-out + this.
-    In(Duration),
-    /// This absolute epoch-ms value (e.g. one in the past, as emulators send).
-    EpochMs(u64),
-}
-
-struct Queued {
-    id: String,
-    event: Value,
-    deadline: Deadline,
-}
-
-/// What the function posted back for one invocation.
-#[derive(Debug, Clone)]
-enum Posted {
-    Response(Value),
-    Error {
-        /// The `Lambda-Runtime-Function-Error-Type` header.
-        header: Option<String>,
-        body: Value,
-    },
-}
-
-#[derive(Debug, Clone)]
-struct Outcome {
-    id: String,
-    posted: Posted,
-    /// When the invocation was handed out on `/next`.
-    handed_out: SystemTime,
-    /// The deadline it was handed out with (epoch ms).
-    deadline_ms: u64,
-    /// When the post arrived.
-    received: SystemTime,
-}
-
-#[derive(Default)]
-struct ApiState {
-    /// Handed out and not answered yet: id → (hand-out time, deadline ms).
-    in_flight: HashMap<String, (SystemTime, u64)>,
-    /// Bodies posted to `/runtime/init/error`.
-    init_errors: Vec<Value>,
-    /// Requests that matched no route: "METHOD path".
-    unexpected: Vec<String>,
-    /// How many `/next` polls were received.
-    polls: usize,
-}
-
-struct RuntimeApi {
-    addr: SocketAddr,
-    events: mpsc::UnboundedSender<Queued>,
-    outcomes: mpsc::UnboundedReceiver<Outcome>,
-    state: Arc<Mutex<ApiState>>,
-    server: tokio::task::JoinHandle<()>,
-    next_id: usize,
-}
-
-impl RuntimeApi {
-    async fn start() -> RuntimeApi {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the Runtime API");
-        let addr = listener.local_addr().expect("Runtime API address");
-        let (events, queue) = mpsc::unbounded_channel::<Queued>();
-        let (posted, outcomes) = mpsc::unbounded_channel::<Outcome>();
-        let state = Arc::new(Mutex::new(ApiState::default()));
-        let shared = Arc::new(Shared {
-            queue: tokio::sync::Mutex::new(queue),
-            posted,
-            state: state.clone(),
-        });
-        let server = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                tokio::spawn(serve_connection(stream, shared.clone()));
-            }
-        });
-        RuntimeApi {
-            addr,
-            events,
-            outcomes,
-            state,
-            server,
-            next_id: 0,
-        }
-    }
-
-    /// Queues `event`; returns its request id.
-    fn push(&mut self, event: Value, deadline: Deadline) -> String {
-        self.next_id += 1;
-        let id = format!("req-{:04}-{}", self.next_id, std::process::id());
-        self.events
-            .send(Queued {
-                id: id.clone(),
-                event,
-                deadline,
-            })
-            .expect("queue an event");
-        id
-    }
-
-    /// The next outcome, which must be the one of `id`, if it comes within `within`.
-    async fn try_outcome(&mut self, id: &str, within: Duration) -> Option<Outcome> {
-        match timeout(within, self.outcomes.recv()).await {
-            Ok(Some(o)) => {
-                assert_eq!(o.id, id, "outcomes arrive in order: {o:?}");
-                Some(o)
-            }
-            Ok(None) => panic!("the Runtime API server stopped"),
-            Err(_) => None,
-        }
-    }
-
-    /// The next outcome, which must be the one of `id`, within `within`.
-    async fn outcome(&mut self, id: &str, within: Duration, child: &mut Lambda) -> Outcome {
-        match self.try_outcome(id, within).await {
-            Some(o) => o,
-            None => {
-                let exited = child.exited();
-                let (stdout, stderr) = child.output_so_far();
-                panic!(
-                    "no response or error for {id} within {within:?} (process exited: {exited:?})\n\
-                     --- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
-                )
-            }
-        }
-    }
-
-    /// Invokes `event` and returns the report of a successful invocation.
-    async fn invoke(&mut self, event: Value, child: &mut Lambda) -> Value {
-        let id = self.push(event.clone(), Deadline::In(Duration::from_secs(900)));
-        match self.outcome(&id, OUTCOME_WAIT, child).await.posted {
-            Posted::Response(report) => report,
-            Posted::Error { header, body } => {
-                panic!("{event} failed: {body} (error type header {header:?})")
-            }
-        }
-    }
-
-    fn state<T>(&self, f: impl FnOnce(&ApiState) -> T) -> T {
-        f(&self.state.lock().expect("api state"))
-    }
-}
-
-impl Drop for RuntimeApi {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-struct Shared {
-    queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Queued>>,
-    posted: mpsc::UnboundedSender<Outcome>,
-    state: Arc<Mutex<ApiState>>,
-}
-
-struct Request {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Reads one HTTP/1.1 request (Content-Length or chunked body); `None` at EOF.
-async fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
-    let mut line = String::new();
-    // Skip stray empty lines between requests.
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).await.ok()? == 0 {
-            return None;
-        }
-        if !line.trim().is_empty() {
-            break;
-        }
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_string();
-    let path = parts.next()?.to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).await.ok()? == 0 {
-            return None;
-        }
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        let (k, v) = h.split_once(':')?;
-        headers.push((k.trim().to_string(), v.trim().to_string()));
-    }
-    let mut request = Request {
-        method,
-        path,
-        headers,
-        body: Vec::new(),
-    };
-    let chunked = request
-        .header("transfer-encoding")
-        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-    if chunked {
-        loop {
-            let mut size = String::new();
-            if reader.read_line(&mut size).await.ok()? == 0 {
-                return None;
-            }
-            let size = usize::from_str_radix(size.trim().split(';').next()?.trim(), 16).ok()?;
-            if size == 0 {
-                // Trailers, up to the empty line.
-                loop {
-                    let mut t = String::new();
-                    if reader.read_line(&mut t).await.ok()? == 0 || t.trim().is_empty() {
-                        break;
-                    }
-                }
-                break;
-            }
-            let mut chunk = vec![0u8; size + 2];
-            reader.read_exact(&mut chunk).await.ok()?;
-            chunk.truncate(size);
-            request.body.extend(chunk);
-        }
-    } else if let Some(len) = request.header("content-length") {
-        let len: usize = len.parse().ok()?;
-        let mut body = vec![0u8; len];
-        reader.read_exact(&mut body).await.ok()?;
-        request.body = body;
-    }
-    Some(request)
-}
-
-fn epoch_ms(t: SystemTime) -> u64 {
-    u64::try_from(
-        t.duration_since(UNIX_EPOCH)
-            .expect("after the epoch")
-            .as_millis(),
-    )
-    .expect("epoch ms")
-}
-
-fn from_epoch_ms(ms: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms)
-}
-
-async fn reply(
-    stream: &mut BufReader<TcpStream>,
-    status: &str,
-    headers: &[(&str, String)],
-    body: &[u8],
-) -> bool {
-    let mut head = format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\n");
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    let out = stream.get_mut();
-    out.write_all(head.as_bytes()).await.is_ok()
-        && out.write_all(body).await.is_ok()
-        && out.flush().await.is_ok()
-}
-
-/// Serves one keep-alive connection, request after request.
-async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
-    let mut stream = BufReader::new(stream);
-    const PREFIX: &str = "/2018-06-01/runtime/";
-    while let Some(request) = read_request(&mut stream).await {
-        let route = request
-            .path
-            .strip_prefix(PREFIX)
-            .map(|r| r.split('/').collect::<Vec<_>>())
-            .unwrap_or_default();
-        let accepted = br#"{"status":"OK"}"#;
-        let ok = match (request.method.as_str(), route.as_slice()) {
-            ("GET", ["invocation", "next"]) => {
-                shared.state.lock().expect("api state").polls += 1;
-                // The long poll: blocks until the test queues an event.
-                let next = shared.queue.lock().await.recv().await;
-                let Some(q) = next else { return };
-                let handed_out = SystemTime::now();
-                let deadline_ms = match q.deadline {
-                    Deadline::In(d) => epoch_ms(handed_out + d),
-                    Deadline::EpochMs(ms) => ms,
-                };
-                shared
-                    .state
-                    .lock()
-                    .expect("api state")
-                    .in_flight
-                    .insert(q.id.clone(), (handed_out, deadline_ms));
-                let body = q.event.to_string();
-                reply(
-                    &mut stream,
-                    "200 OK",
-                    &[
-                        ("Lambda-Runtime-Aws-Request-Id", q.id.clone()),
-                        ("Lambda-Runtime-Deadline-Ms", deadline_ms.to_string()),
-                        ("Lambda-Runtime-Invoked-Function-Arn", FUNCTION_ARN.to_string()),
-                        (
-                            "Lambda-Runtime-Trace-Id",
-                            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
-                                .to_string(),
-                        ),
-                    ],
-                    body.as_bytes(),
-                )
-                .await
-            }
-            ("POST", ["invocation", id, kind @ ("response" | "error")]) => {
-                let received = SystemTime::now();
-                let body: Value = serde_json::from_slice(&request.body).unwrap_or_else(|_| {
-                    Value::String(String::from_utf8_lossy(&request.body).into_owned())
-                });
-                let posted = if *kind == "response" {
-                    Posted::Response(body)
-                } else {
-                    Posted::Error {
-                        header: request
-                            .header("lambda-runtime-function-error-type")
-                            .map(String::from),
-                        body,
-                    }
-                };
-                let flight = shared
-                    .state
-                    .lock()
-                    .expect("api state")
-                    .in_flight
-                    .remove(*id);
-                match flight {
-                    Some((handed_out, deadline_ms)) => {
-                        let _ = shared.posted.send(Outcome {
-                            id: (*id).to_string(),
-                            posted,
-                            handed_out,
-                            deadline_ms,
-                            received,
-                        });
-                        reply(&mut stream, "202 Accepted", &[], accepted).await
-                    }
-                    None => {
-                        shared
-                            .state
-                            .lock()
-                            .expect("api state")
-                            .unexpected
-                            .push(format!("POST {} (unknown or answered id)", request.path));
-                        reply(
-                            &mut stream,
-                            "400 Bad Request",
-                            &[],
-                            br#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#,
-                        )
-                        .await
-                    }
-                }
-            }
-            ("POST", ["init", "error"]) => {
-                let body = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
-                shared
-                    .state
-                    .lock()
-                    .expect("api state")
-                    .init_errors
-                    .push(body);
-                reply(&mut stream, "202 Accepted", &[], accepted).await
-            }
-            _ => {
-                shared
-                    .state
-                    .lock()
-                    .expect("api state")
-                    .unexpected
-                    .push(format!("{} {}", request.method, request.path));
-                reply(
-                    &mut stream,
-                    "404 Not Found",
-                    &[],
-                    br#"{"errorMessage":"not found"}"#,
-                )
-                .await
-            }
-        };
-        if !ok
-            || request
-                .header("connection")
-                .is_some_and(|v| v.eq_ignore_ascii_case("close"))
-        {
-            return;
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// The function process
-// ---------------------------------------------------------------------------
-
-/// The built binary running as a Lambda function; killed on drop.
-struct Lambda {
-    child: Child,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-    readers: Vec<tokio::task::JoinHandle<()>>,
-}
-
-/// The environment the Lambda service gives a function.
-fn lambda_env(api: &RuntimeApi) -> Vec<(&'static str, String)> {
-    support::lambda_env(&api.addr.to_string())
-}
-
-impl Lambda {
-    /// Starts the binary with no subcommand and exactly `env` (plus PATH).
-    fn start(env: &[(&str, String)]) -> Lambda {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecs-dns-reaper"));
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("spawn ecs-dns-reaper");
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let readers = vec![
-            collect(child.stdout.take().expect("stdout"), stdout.clone()),
-            collect(child.stderr.take().expect("stderr"), stderr.clone()),
-        ];
-        Lambda {
-            child,
-            stdout,
-            stderr,
-            readers,
-        }
-    }
-
-    fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
-
-    fn output_so_far(&self) -> (String, String) {
-        (
-            self.stdout.lock().expect("stdout").clone(),
-            self.stderr.lock().expect("stderr").clone(),
-        )
-    }
-
-    /// Asserts the process still runs, kills it, and returns (stdout, stderr).
-    async fn stop(mut self) -> (String, String) {
-        if let Some(status) = self.exited() {
-            let (stdout, stderr) = self.output_so_far();
-            panic!("the function exited ({status}) while it should still serve:\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
-        }
-        let _ = self.child.start_kill();
-        let _ = timeout(Duration::from_secs(10), self.child.wait()).await;
-        for r in std::mem::take(&mut self.readers) {
-            let _ = timeout(Duration::from_secs(5), r).await;
-        }
-        self.output_so_far()
-    }
-
-    /// Waits (bounded) for the process to exit on its own; returns its exit code.
-    async fn wait_exit(mut self, within: Duration) -> (Option<i32>, String, String) {
-        let status = timeout(within, self.child.wait()).await;
-        let code = match status {
-            Ok(Ok(s)) => s.code(),
-            _ => {
-                let (stdout, stderr) = self.output_so_far();
-                panic!("the function did not exit within {within:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
-            }
-        };
-        for r in std::mem::take(&mut self.readers) {
-            let _ = timeout(Duration::from_secs(5), r).await;
-        }
-        let (stdout, stderr) = self.output_so_far();
-        (code, stdout, stderr)
-    }
-}
-
-fn collect(
-    pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
-    into: Arc<Mutex<String>>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(pipe).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let mut s = into.lock().expect("output");
-            s.push_str(&line);
-            s.push('\n');
-        }
-    })
-}
 
 /// Starts the function for `estate`, with `extra` configuration on top of the
 /// Lambda environment, the local AWS and `HOSTED_ZONE_ID`.
@@ -551,7 +32,7 @@ fn start_function(
     api: &RuntimeApi,
     extra: &[(&str, &str)],
 ) -> Lambda {
-    let mut env = lambda_env(api);
+    let mut env = api.lambda_env();
     env.extend(aws.env());
     env.push(("HOSTED_ZONE_ID", estate.zone_id.clone()));
     env.push(("HEALTH_CHECK_TIMEOUT_MS", "300".into()));
@@ -563,10 +44,6 @@ fn start_function(
     }
     Lambda::start(&env)
 }
-
-// ---------------------------------------------------------------------------
-// Events, estates, assertions
-// ---------------------------------------------------------------------------
 
 fn scheduled_event() -> Value {
     json!({
@@ -609,7 +86,7 @@ async fn small_estate(e: &mut Estate<'_>) -> Listed {
         let task = e.task(host, "calc", HOUR, Behaviour::Healthy).await;
         e.srv("calc", host, &task, Some(("kept", "healthy")));
     }
-    let unknown = format!("ip-127-{}-9-1.ec2.internal", e.net);
+    let unknown = e.unknown_host(1);
     let container = "0123456789ab";
     e.srv_raw(
         "calc",
@@ -936,7 +413,7 @@ async fn a_deadline_in_the_past_means_no_deadline() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_configuration_refuses_to_start_in_lambda_mode() {
     let api = RuntimeApi::start().await;
-    let mut env = lambda_env(&api);
+    let mut env = api.lambda_env();
     env.push(("AWS_REGION", "us-east-1".into()));
     env.push(("HOSTED_ZONE_ID", "Z0123456789".into()));
     env.push(("HEALTH_CHECK_ATTEMPTS", "many".into()));
@@ -947,7 +424,7 @@ async fn a_bad_configuration_refuses_to_start_in_lambda_mode() {
     assert_eq!(api.state(|s| s.polls), 0, "no invocation was taken");
 
     // Neither zone variable (an empty value counts as unset).
-    let mut env = lambda_env(&api);
+    let mut env = api.lambda_env();
     env.push(("AWS_REGION", "us-east-1".into()));
     env.push(("HOSTED_ZONE_ID", String::new()));
     let f = Lambda::start(&env);

@@ -12,14 +12,6 @@ use support::{record, Behaviour, Estate, LocalAws};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-async fn sweep(estate: &Estate<'_>, env: &[(&str, &str)]) -> Value {
-    let deps = estate.deps(env);
-    let report = handle(&deps, &json!({"action": "sweep"}), Invocation::default())
-        .await
-        .expect("sweep");
-    serde_json::to_value(report).expect("report json")
-}
-
 fn reasons(report: &Value, list: &str) -> std::collections::BTreeMap<String, usize> {
     let mut out = std::collections::BTreeMap::new();
     for r in report[list].as_array().expect(list) {
@@ -191,7 +183,7 @@ async fn a_large_estate_loses_exactly_its_stale_records() {
 
     let before = e.zone().await;
     let started = Instant::now();
-    let report = sweep(&e, &[]).await;
+    let report = e.sweep(&[]).await;
     let wall = started.elapsed();
     eprintln!(
         "large estate sweep: {} record sets, wall time {wall:?}",
@@ -247,7 +239,7 @@ async fn a_large_estate_loses_exactly_its_stale_records() {
     );
 
     // A second sweep finds nothing more to delete.
-    let again = sweep(&e, &[]).await;
+    let again = e.sweep(&[]).await;
     assert_eq!(again["deleted"], json!([]), "{again:#}");
     assert_eq!(again["held"].as_array().map(Vec::len), Some(1));
 }
@@ -277,7 +269,7 @@ async fn the_guard_holds_negative_deletions_and_lets_positive_ones_through() {
     e.commit().await;
     e.shutting_down(gone).await;
 
-    let report = sweep(&e, &[("MAX_DELETE_PERCENT", "50")]).await;
+    let report = e.sweep(&[("MAX_DELETE_PERCENT", "50")]).await;
     assert_eq!(
         report["guard"],
         json!({"tripped": true, "limit_percent": 50, "negative": 6, "owned": 10})
@@ -308,7 +300,9 @@ async fn a_dry_run_reports_and_changes_nothing() {
     e.commit().await;
     let before = e.zone().await;
 
-    let report = sweep(&e, &[("DRY_RUN", "true"), ("MAX_DELETE_PERCENT", "100")]).await;
+    let report = e
+        .sweep(&[("DRY_RUN", "true"), ("MAX_DELETE_PERCENT", "100")])
+        .await;
     assert_eq!(report["dry_run"], true);
     e.assert_outcome(&report, true).await;
     assert_eq!(e.zone().await, before, "a dry run changed the zone");
@@ -371,7 +365,7 @@ async fn a_record_changed_mid_sweep_is_held_and_the_rest_of_its_batch_is_deleted
     )
     .await;
 
-    let report = sweep(&e, &[]).await;
+    let report = e.sweep(&[]).await;
     e.assert_outcome(&report, false).await;
     assert_eq!(
         report["deleted"].as_array().unwrap().len(),
@@ -413,7 +407,7 @@ async fn a_failed_or_missing_cluster_read_holds_negative_deletions() {
 
     aws.faults(json!([{"service": "ecs", "operation": "ListTasks", "status": 500, "code": "ServerException", "count": -1,
                             "match": {"cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/jobs"}}])).await;
-    let report = sweep(&e, &[]).await;
+    let report = e.sweep(&[]).await;
     e.assert_outcome(&report, false).await;
     let errors = report["errors"].to_string();
     assert!(
@@ -427,7 +421,7 @@ async fn a_failed_or_missing_cluster_read_holds_negative_deletions() {
     // A cluster named in ECS_CLUSTERS that does not exist: same protection.
     aws.control(reqwest::Method::DELETE, "faults", Value::Null)
         .await;
-    let report = sweep(&e, &[("ECS_CLUSTERS", "web,nosuch")]).await;
+    let report = e.sweep(&[("ECS_CLUSTERS", "web,nosuch")]).await;
     assert_eq!(report["held"][0]["reason"], "inventory-incomplete");
     assert!(
         report["errors"].to_string().contains("cluster=nosuch"),
@@ -456,7 +450,7 @@ async fn throttling_is_retried_to_the_same_result() {
         {"service": "ec2", "operation": "DescribeInstances", "status": 503, "code": "RequestLimitExceeded", "count": 2},
     ]))
     .await;
-    let report = sweep(&e, &[]).await;
+    let report = e.sweep(&[]).await;
     assert_eq!(report["errors"], json!([]), "{report:#}");
     e.assert_outcome(&report, false).await;
 }
@@ -474,15 +468,13 @@ async fn unhealthy_tasks_are_stopped_when_asked() {
     e.cname("calc", host, &bad, Some(("deleted", "unhealthy")));
     e.commit().await;
 
-    let report = sweep(
-        &e,
-        &[
+    let report = e
+        .sweep(&[
             ("STOP_UNHEALTHY_TASKS", "true"),
             ("KEEP_LAST_RECORD", "false"),
             ("MAX_DELETE_PERCENT", "100"),
-        ],
-    )
-    .await;
+        ])
+        .await;
     e.assert_outcome(&report, false).await;
     assert_eq!(
         report["stopped_tasks"],
@@ -532,11 +524,9 @@ async fn the_zone_is_found_by_name_and_an_unknown_one_is_an_error() {
         .await
         .unwrap();
 
-    let report = sweep(
-        &e,
-        &[("HOSTED_ZONE_ID", ""), ("DNS_NAMESPACE", "sd.internal")],
-    )
-    .await;
+    let report = e
+        .sweep(&[("HOSTED_ZONE_ID", ""), ("DNS_NAMESPACE", "sd.internal")])
+        .await;
     assert_eq!(report["hosted_zone_id"], e.zone_id.as_str());
     assert_eq!(report["records"]["owned"], 1);
 

@@ -67,6 +67,28 @@ pub async fn build(aws: &LocalAws) -> Demo<'_> {
     let h3_name = e.resource_name(h3);
     e.host_a_named(h3, &h3_name, Some(("deleted", "instance-gone")));
 
+    let running_task = web_tasks(&mut e, [h1, h2, h3]).await;
+    let (stopped_task, stopped_task_no_runtime_id) = batch_tasks(&mut e, h4).await;
+    stray_records(&mut e, h5);
+    e.commit().await;
+
+    e.stop_task(&stopped_task).await;
+    e.stop_task(&stopped_task_no_runtime_id).await;
+    e.terminate(h3).await;
+
+    Demo {
+        estate: e,
+        live_host: h1,
+        terminated_host: h3,
+        running_task,
+        stopped_task,
+        stopped_task_no_runtime_id,
+    }
+}
+
+/// Cluster `web`'s tasks and records on hosts 1, 2 and 3 (named by its resource
+/// name), and the CNAME fork's `web` service; returns a healthy running task.
+async fn web_tasks(e: &mut Estate<'_>, [h1, h2, h3]: [usize; 3]) -> StartedTask {
     let running_task = e.task(h1, "calc", HOUR, Behaviour::Healthy).await;
     e.srv("calc", h1, &running_task, Some(("kept", "healthy")));
     e.cname("calc", h1, &running_task, Some(("kept", "healthy")));
@@ -84,6 +106,7 @@ pub async fn build(aws: &LocalAws) -> Demo<'_> {
         .await;
     e.srv("calc", h2, &t, Some(("kept", "grace")));
 
+    let h3_name = e.resource_name(h3);
     for _ in 0..2 {
         let t = e.task(h3, "calc", HOUR, Behaviour::Healthy).await;
         let id = Some(t.runtime_id.as_str());
@@ -100,7 +123,13 @@ pub async fn build(aws: &LocalAws) -> Demo<'_> {
     e.fork_cname("web", h2, &t, Some(("kept", "healthy")));
     let t = e.fork_task(h1, "web", 8080, HOUR, Behaviour::Http500).await;
     e.fork_cname("web", h1, &t, Some(("deleted", "unhealthy")));
+    running_task
+}
 
+/// Cluster `batch`'s tasks and records on host `h4`: two healthy, two to be
+/// stopped with their records left behind (the second's record has no container
+/// id); returns those two.
+async fn batch_tasks(e: &mut Estate<'_>, h4: usize) -> (StartedTask, StartedTask) {
     for _ in 0..2 {
         let t = e.task(h4, "report", HOUR, Behaviour::Healthy).await;
         e.srv("report", h4, &t, Some(("kept", "healthy")));
@@ -116,7 +145,12 @@ pub async fn build(aws: &LocalAws) -> Demo<'_> {
         None,
         Some(("deleted", "task-gone")),
     );
+    (stopped_task, stopped_task_no_runtime_id)
+}
 
+/// Records outside the clusters: a `metrics` record on host `h5` (in no
+/// cluster), two `legacy` records on hosts that do not exist, a TXT and an MX.
+fn stray_records(e: &mut Estate<'_>, h5: usize) {
     let h5_dns = e.hosts[h5].dns.clone();
     e.srv_raw(
         "metrics",
@@ -160,20 +194,6 @@ pub async fn build(aws: &LocalAws) -> Demo<'_> {
         ),
         None,
     );
-    e.commit().await;
-
-    e.stop_task(&stopped_task).await;
-    e.stop_task(&stopped_task_no_runtime_id).await;
-    e.terminate(h3).await;
-
-    Demo {
-        estate: e,
-        live_host: h1,
-        terminated_host: h3,
-        running_task,
-        stopped_task,
-        stopped_task_no_runtime_id,
-    }
 }
 
 fn eventbridge(
