@@ -1,7 +1,6 @@
 //! The handler: one JSON event in, one [`Report`] out. Both entry points (the Lambda
 //! runtime and the command line) call [`handle`] with [`Deps`] built once at start.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::retry::RetryConfig;
@@ -16,7 +15,7 @@ use crate::config::{Config, ZoneSelector};
 use crate::decide::PlanSettings;
 use crate::events::{self, Action, EventError};
 use crate::flows::{self, Run};
-use crate::model::ClusterScope;
+use crate::model::{ClusterScope, ZoneInfo};
 use crate::net::health::{CheckMode, HealthChecker, HealthError};
 use crate::report::{Report, Trigger};
 
@@ -31,7 +30,7 @@ pub struct Deps<A = SdkAws> {
     pub health: HealthChecker,
     pub config: Config,
     zone_id: OnceCell<String>,
-    zone_vpcs: OnceCell<BTreeSet<String>>,
+    zone_info: OnceCell<ZoneInfo>,
 }
 
 /// Errors that fail an invocation (exit status 1 on the command line, a function
@@ -116,13 +115,13 @@ impl<A: ZoneApi + EstateApi> Deps<A> {
             health: HealthChecker::new(config.health.clone())?,
             config,
             zone_id: OnceCell::new(),
-            zone_vpcs: OnceCell::new(),
+            zone_info: OnceCell::new(),
         })
     }
 
     /// The zone id (configured, or looked up by name once per process), and the
-    /// VPCs the zone is associated with (read once per process).
-    pub(crate) async fn zone(&self) -> Result<(String, BTreeSet<String>), ZoneError> {
+    /// zone's name and VPCs (read once per process).
+    pub(crate) async fn zone(&self) -> Result<(String, ZoneInfo), ZoneError> {
         let id = match &self.config.zone {
             ZoneSelector::Id(id) => id.clone(),
             ZoneSelector::Namespace(ns) => self
@@ -131,12 +130,12 @@ impl<A: ZoneApi + EstateApi> Deps<A> {
                 .await?
                 .clone(),
         };
-        let vpcs = self
-            .zone_vpcs
-            .get_or_try_init(|| self.aws.zone_vpcs(&id))
+        let info = self
+            .zone_info
+            .get_or_try_init(|| self.aws.zone_info(&id))
             .await?
             .clone();
-        Ok((id, vpcs))
+        Ok((id, info))
     }
 
     /// The zone id when it is known without a lookup.

@@ -19,6 +19,15 @@ pub struct Zone {
     pub apex: String,
 }
 
+/// What GetHostedZone says of the zone being swept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneInfo {
+    /// Zone apex, lower case, without the trailing dot.
+    pub apex: String,
+    /// The VPCs the zone is associated with.
+    pub vpcs: BTreeSet<String>,
+}
+
 /// A record set exactly as Route 53 listed it: enough to send it back in a DELETE,
 /// which Route 53 accepts only when every field matches the current record.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,6 @@ mod support;
 
 use std::time::Duration;
 
-use ecs_dns_reaper::handler::{handle, Invocation};
 use serde_json::{json, Value};
 use support::{demo, Behaviour, Estate, LocalAws};
 
@@ -15,14 +14,6 @@ fn sample(name: &str) -> Value {
     let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-async fn invoke(estate: &Estate<'_>, event: &Value, env: &[(&str, &str)]) -> Value {
-    let deps = estate.deps(env);
-    let report = handle(&deps, event, Invocation::default())
-        .await
-        .expect("handler");
-    serde_json::to_value(report).expect("report json")
 }
 
 fn deleted(report: &Value) -> Vec<(String, String)> {
@@ -62,7 +53,7 @@ async fn each_sample_event_does_what_the_spec_says_against_the_demo_estate() {
         ("ecs-task-running.json", "ecs-task-stopped"),
         ("ec2-running.json", "ec2-instance-state"),
     ] {
-        let report = invoke(e, &sample(name), &[]).await;
+        let report = e.invoke(&sample(name), &[]).await;
         assert_eq!(report["trigger"], trigger, "{name}");
         assert!(
             report["ignored"]
@@ -74,7 +65,7 @@ async fn each_sample_event_does_what_the_spec_says_against_the_demo_estate() {
     }
 
     // A manual dry run decides everything and changes nothing.
-    let report = invoke(e, &sample("manual-dry-run.json"), &[]).await;
+    let report = e.invoke(&sample("manual-dry-run.json"), &[]).await;
     assert_eq!(
         (report["trigger"].as_str(), report["dry_run"].as_bool()),
         (Some("manual"), Some(true))
@@ -88,27 +79,32 @@ async fn each_sample_event_does_what_the_spec_says_against_the_demo_estate() {
 
     // The stopped task's records go, with positive evidence; a second delivery finds nothing.
     let stopped_id = format!("{}:{}", e.hosts[3].dns, d.stopped_task.runtime_id);
-    let report = invoke(e, &sample("ecs-task-stopped.json"), &[]).await;
+    let report = e.invoke(&sample("ecs-task-stopped.json"), &[]).await;
     assert_eq!(report["trigger"], "ecs-task-stopped");
     assert_eq!(
         deleted(&report),
         vec![(stopped_id, "task-stopped".to_string())]
     );
-    let again = invoke(e, &sample("ecs-task-stopped.json"), &[]).await;
+    let again = e.invoke(&sample("ecs-task-stopped.json"), &[]).await;
     assert_eq!(deleted(&again), vec![]);
     assert_eq!(again["errors"], json!([]));
 
     // Without runtime ids: the SRV record on that host and host port.
-    let report = invoke(e, &sample("ecs-task-stopped-no-runtime-id.json"), &[]).await;
+    let report = e
+        .invoke(&sample("ecs-task-stopped-no-runtime-id.json"), &[])
+        .await;
     assert_eq!(
         deleted(&report),
         vec![(e.hosts[3].dns.clone(), "task-stopped".to_string())]
     );
-    assert_eq!(report["records"]["owned"], 22);
+    // Only the names the task declares were listed (`report.`, `report-www.`):
+    // the three `report` SRV records there were before this delivery.
+    assert_eq!(report["records"]["owned"], 3);
+    assert_eq!(report["records"]["foreign"], 0);
 
     // The terminated instance reports no address any more; its records name its
     // instance id: its two SRV records and its A record.
-    let report = invoke(e, &sample("ec2-terminated.json"), &[]).await;
+    let report = e.invoke(&sample("ec2-terminated.json"), &[]).await;
     assert_eq!(report["trigger"], "ec2-instance-state");
     let gone = deleted(&report);
     assert_eq!(gone.len(), 3, "{report:#}");
@@ -123,12 +119,12 @@ async fn each_sample_event_does_what_the_spec_says_against_the_demo_estate() {
         1
     );
     assert_eq!(
-        deleted(&invoke(e, &sample("ec2-terminated.json"), &[]).await),
+        deleted(&e.invoke(&sample("ec2-terminated.json"), &[]).await),
         vec![]
     );
 
     // The schedule's full sweep finds only what no event covered.
-    let report = invoke(e, &sample("scheduled.json"), &[]).await;
+    let report = e.invoke(&sample("scheduled.json"), &[]).await;
     assert_eq!(report["trigger"], "schedule");
     let mut reasons: Vec<String> = deleted(&report).into_iter().map(|(_, r)| r).collect();
     reasons.sort();
@@ -139,7 +135,7 @@ async fn each_sample_event_does_what_the_spec_says_against_the_demo_estate() {
     assert_eq!(report["held"][0]["reason"], "last-record");
 
     // The manual sweep after it has nothing left to do.
-    let report = invoke(e, &sample("manual-sweep.json"), &[]).await;
+    let report = e.invoke(&sample("manual-sweep.json"), &[]).await;
     assert_eq!(report["trigger"], "manual");
     assert_eq!(report["deleted"], json!([]));
 }
@@ -173,7 +169,7 @@ async fn a_late_stopped_event_spares_a_live_replacement_on_the_same_port() {
                    "containerInstanceArn": old.container_instance_arn, "lastStatus": "STOPPED", "desiredStatus": "STOPPED", "version": 3,
                    "containers": [{"name": "app", "networkBindings": [{"containerPort": 80, "hostPort": old.host_port}]}]}});
     for _ in 0..2 {
-        let report = invoke(&e, &event, &[]).await;
+        let report = e.invoke(&event, &[]).await;
         assert_eq!(report["deleted"], json!([]), "{report:#}");
         assert_eq!(report["kept"]["healthy"], 1);
     }
@@ -187,7 +183,7 @@ async fn a_late_stopped_event_spares_a_live_replacement_on_the_same_port() {
     let mut lying = event.clone();
     lying["detail"]["taskArn"] = json!(new.arn);
     lying["detail"]["containers"][0]["runtimeId"] = json!(new.runtime_id);
-    let report = invoke(&e, &lying, &[]).await;
+    let report = e.invoke(&lying, &[]).await;
     assert!(
         report["ignored"]
             .as_str()
@@ -221,7 +217,7 @@ async fn an_instance_event_spares_records_on_an_address_reused_by_a_live_instanc
     let event = json!({"version": "0", "id": "x", "detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2",
         "account": "123456789012", "time": "2026-11-22T06:00:00Z", "region": "us-east-1", "resources": [],
         "detail": {"instance-id": e.hosts[old].instance_id, "state": "terminated"}});
-    let report = invoke(&e, &event, &[]).await;
+    let report = e.invoke(&event, &[]).await;
     assert_eq!(report["deleted"], json!([]), "{report:#}");
     e.assert_outcome(
         &json!({"deleted": [], "held": [], "kept": {"healthy": 3}}),
@@ -232,7 +228,7 @@ async fn an_instance_event_spares_records_on_an_address_reused_by_a_live_instanc
     // The same event for the new instance, which is running: ignored.
     let mut live = event.clone();
     live["detail"]["instance-id"] = json!(e.hosts[new].instance_id);
-    let report = invoke(&e, &live, &[]).await;
+    let report = e.invoke(&live, &[]).await;
     assert!(
         report["ignored"]
             .as_str()

@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::SystemTime;
 
-use futures::future::join_all;
+use aws_sdk_ecs::types::DesiredStatus;
 use futures::stream::{self, StreamExt};
 
 use super::{failure, paginate};
@@ -21,22 +21,37 @@ pub const DESCRIBE_BATCH: usize = 100;
 pub const LIST_PAGE: i32 = 100;
 /// Distinct task definitions described at once.
 const TASK_DEFINITION_CONCURRENCY: usize = 8;
+/// Clusters, and describe batches within one, read at once: ECS throttles bursts
+/// (`ThrottlingException`), and a read that is all started at once is one.
+const READ_CONCURRENCY: usize = 4;
 /// The reason ECS records on a task stopped by `STOP_UNHEALTHY_TASKS`.
 pub const STOP_REASON: &str = "ecs-dns-reaper: health check failed";
 
+/// The clusters to read: those named, or every cluster of the account and Region.
+pub(super) async fn clusters_in(
+    ecs: &aws_sdk_ecs::Client,
+    scope: &ClusterScope,
+) -> Result<Vec<String>, ReadFailure> {
+    match scope {
+        ClusterScope::Named(names) => Ok(names.clone()),
+        ClusterScope::All => list_clusters(ecs).await,
+    }
+}
+
 pub(super) async fn read_clusters(ecs: &aws_sdk_ecs::Client, scope: &ClusterScope) -> Inventory {
     let mut inventory = Inventory::default();
-    let clusters = match scope {
-        ClusterScope::Named(names) => names.clone(),
-        ClusterScope::All => match list_clusters(ecs).await {
-            Ok(arns) => arns,
-            Err(f) => {
-                inventory.failures.push(f);
-                return inventory;
-            }
-        },
+    let clusters = match clusters_in(ecs, scope).await {
+        Ok(clusters) => clusters,
+        Err(f) => {
+            inventory.failures.push(f);
+            return inventory;
+        }
     };
-    let per_cluster = join_all(clusters.iter().map(|c| read_cluster(ecs, c))).await;
+    let per_cluster: Vec<_> = stream::iter(clusters)
+        .map(|c| async move { read_cluster(ecs, &c).await })
+        .buffered(READ_CONCURRENCY)
+        .collect()
+        .await;
     for (container_instances, tasks, mut failures) in per_cluster {
         inventory.container_instances.extend(container_instances);
         inventory.tasks.extend(tasks);
@@ -104,11 +119,11 @@ async fn read_cluster(
     let mut container_instances = Vec::new();
     match instance_arns {
         Ok(arns) => {
-            let batches = join_all(
-                arns.chunks(DESCRIBE_BATCH)
-                    .map(|batch| describe_container_instances(ecs, cluster, batch.to_vec())),
-            )
-            .await;
+            let batches: Vec<_> = stream::iter(in_batches(&arns))
+                .map(|batch| describe_container_instances(ecs, cluster, batch))
+                .buffered(READ_CONCURRENCY)
+                .collect()
+                .await;
             for batch in batches {
                 match batch {
                     Ok(mut cis) => container_instances.append(&mut cis),
@@ -128,18 +143,24 @@ async fn read_cluster(
     (container_instances, tasks, failures)
 }
 
-/// Describes `arns` in batches of [`DESCRIBE_BATCH`], all at once.
+pub(super) fn in_batches(arns: &[String]) -> Vec<Vec<String>> {
+    arns.chunks(DESCRIBE_BATCH)
+        .map(<[String]>::to_vec)
+        .collect()
+}
+
+/// Describes `arns` in batches of [`DESCRIBE_BATCH`], [`READ_CONCURRENCY`] at once.
 pub(super) async fn describe_all_tasks(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
     arns: &[String],
     failures: &mut Vec<ReadFailure>,
 ) -> Vec<Task> {
-    let batches = join_all(
-        arns.chunks(DESCRIBE_BATCH)
-            .map(|batch| describe_tasks(ecs, cluster, batch.to_vec())),
-    )
-    .await;
+    let batches: Vec<_> = stream::iter(in_batches(arns))
+        .map(|batch| describe_tasks(ecs, cluster, batch))
+        .buffered(READ_CONCURRENCY)
+        .collect()
+        .await;
     let mut tasks = Vec::new();
     for batch in batches {
         match batch {
@@ -150,7 +171,7 @@ pub(super) async fn describe_all_tasks(
     tasks
 }
 
-async fn list_container_instances(
+pub(super) async fn list_container_instances(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
 ) -> Result<Vec<String>, ReadFailure> {
@@ -182,15 +203,26 @@ pub(super) async fn list_tasks(
     cluster: &str,
     container_instance: Option<&str>,
 ) -> Result<Vec<String>, ReadFailure> {
+    list_tasks_in(ecs, cluster, container_instance, DesiredStatus::Running).await
+}
+
+/// Tasks of one desired status; ECS lists stopped tasks for at least an hour.
+pub(super) async fn list_tasks_in(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    container_instance: Option<&str>,
+    desired: DesiredStatus,
+) -> Result<Vec<String>, ReadFailure> {
     let call = format!("ecs:ListTasks cluster={cluster}");
     paginate(&call, |token| {
         let call = call.clone();
+        let desired = desired.clone();
         async move {
             let page = ecs
                 .list_tasks()
                 .cluster(cluster)
                 .set_container_instance(container_instance.map(String::from))
-                .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
+                .desired_status(desired)
                 .max_results(LIST_PAGE)
                 .set_next_token(token)
                 .send()
@@ -332,7 +364,7 @@ fn to_system_time(t: &aws_smithy_types::DateTime) -> Option<SystemTime> {
     SystemTime::try_from(*t).ok()
 }
 
-async fn describe_task_definition(
+pub(super) async fn describe_task_definition(
     ecs: &aws_sdk_ecs::Client,
     arn: &str,
 ) -> Result<TaskDefinition, ReadFailure> {

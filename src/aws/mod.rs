@@ -10,14 +10,14 @@ pub mod ecs;
 pub mod route53;
 mod sdk;
 
-use std::collections::BTreeSet;
 use std::future::Future;
 
 use aws_sdk_ec2::error::DisplayErrorContext;
 use tokio::time::Instant;
 
 use crate::model::{
-    ClusterScope, Ec2Instance, Inventory, ReadFailure, RecordSet, Task, TaskRef, WriteOutcome,
+    ClusterScope, Ec2Instance, Inventory, ReadFailure, RecordSet, Task, TaskDefinition, TaskRef,
+    WriteOutcome, ZoneInfo,
 };
 use route53::{Listing, ZoneError};
 pub use sdk::SdkAws;
@@ -26,13 +26,12 @@ pub use sdk::SdkAws;
 pub trait ZoneApi: Sync {
     /// The id of the one private zone named `namespace`.
     fn find_zone(&self, namespace: &str) -> impl Future<Output = Result<String, ZoneError>> + Send;
-    /// The VPCs the zone is associated with.
-    fn zone_vpcs(
-        &self,
-        zone_id: &str,
-    ) -> impl Future<Output = Result<BTreeSet<String>, ZoneError>> + Send;
+    /// The zone's name and the VPCs it is associated with.
+    fn zone_info(&self, zone_id: &str) -> impl Future<Output = Result<ZoneInfo, ZoneError>> + Send;
     /// Every record set of the zone (or as far as the listing got).
     fn list_zone(&self, zone_id: &str) -> impl Future<Output = Listing> + Send;
+    /// Every record set at each of `names` (fully qualified), of every type.
+    fn list_names(&self, zone_id: &str, names: &[String]) -> impl Future<Output = Listing> + Send;
     /// Deletes `sets` exactly as listed; one outcome per set, in order.
     fn delete_records(
         &self,
@@ -48,14 +47,33 @@ pub trait EstateApi: Sync {
     fn instances(&self) -> impl Future<Output = Result<Vec<Ec2Instance>, ReadFailure>> + Send;
     /// The container instances, running tasks and task definitions of the clusters.
     fn clusters(&self, scope: &ClusterScope) -> impl Future<Output = Inventory> + Send;
-    /// One task as ECS describes it now (`None` when ECS no longer knows it), and
-    /// its container instance with its EC2 instance, running tasks and definitions.
-    fn around_task(
+    /// One task as ECS describes it now (`None` when ECS no longer knows it).
+    fn task(
         &self,
         cluster: &str,
         task_arn: &str,
-        container_instance: Option<&str>,
-    ) -> impl Future<Output = (Option<Task>, Inventory)> + Send;
+    ) -> impl Future<Output = Result<Option<Task>, ReadFailure>> + Send;
+    /// One task definition; definitions are immutable, so each is described
+    /// once per process.
+    fn task_definition(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<TaskDefinition, ReadFailure>> + Send;
+    /// One container instance now: itself, its EC2 instance and its running tasks
+    /// (no task definitions).
+    fn host(
+        &self,
+        cluster: &str,
+        container_instance: &str,
+    ) -> impl Future<Output = Inventory> + Send;
+    /// The container instances of one EC2 instance in the swept clusters, their
+    /// tasks (running, and stopped ones ECS still lists) and the tasks'
+    /// definitions.
+    fn instance_tasks(
+        &self,
+        scope: &ClusterScope,
+        instance_id: &str,
+    ) -> impl Future<Output = Inventory> + Send;
     /// One EC2 instance, and any other that holds its private address now.
     fn instance(&self, instance_id: &str) -> impl Future<Output = Inventory> + Send;
     /// Stops each task once; the stopped ARNs and the errors.

@@ -1,27 +1,33 @@
 //! [`SdkAws`]: the real clients behind the seams, built once per process.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
+use aws_sdk_ecs::types::DesiredStatus;
 use tokio::time::Instant;
 
 use super::changes::delete_records;
 use super::ec2::{describe_instances, InstanceQuery};
 use super::ecs::{
-    describe_all_tasks, describe_container_instances, describe_definitions, describe_tasks,
-    list_tasks, read_clusters, stop_tasks,
+    clusters_in, describe_all_tasks, describe_container_instances, describe_task_definition,
+    describe_tasks, in_batches, list_container_instances, list_tasks, list_tasks_in, read_clusters,
+    stop_tasks,
 };
-use super::route53::{find_zone_by_name, list_zone, zone_vpcs, Listing, ZoneError};
+use super::route53::{find_zone_by_name, list_name, list_zone, zone_info, Listing, ZoneError};
 use super::{EstateApi, ZoneApi};
 use crate::model::{
-    ClusterScope, Ec2Instance, Inventory, ReadFailure, RecordSet, Task, TaskRef, WriteOutcome,
+    ClusterScope, Ec2Instance, Inventory, ReadFailure, RecordSet, Task, TaskDefinition, TaskRef,
+    WriteOutcome, ZoneInfo,
 };
 
-/// The Route 53, ECS and EC2 clients.
+/// The Route 53, ECS and EC2 clients, and the task definitions described so far
+/// (they are immutable: described once per process).
 #[derive(Debug, Clone)]
 pub struct SdkAws {
     pub route53: aws_sdk_route53::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub ec2: aws_sdk_ec2::Client,
+    definitions: Arc<Mutex<HashMap<String, TaskDefinition>>>,
 }
 
 impl SdkAws {
@@ -30,6 +36,7 @@ impl SdkAws {
             route53: aws_sdk_route53::Client::new(sdk),
             ecs: aws_sdk_ecs::Client::new(sdk),
             ec2: aws_sdk_ec2::Client::new(sdk),
+            definitions: Arc::default(),
         }
     }
 }
@@ -39,12 +46,26 @@ impl ZoneApi for SdkAws {
         find_zone_by_name(&self.route53, namespace).await
     }
 
-    async fn zone_vpcs(&self, zone_id: &str) -> Result<BTreeSet<String>, ZoneError> {
-        zone_vpcs(&self.route53, zone_id).await
+    async fn zone_info(&self, zone_id: &str) -> Result<ZoneInfo, ZoneError> {
+        zone_info(&self.route53, zone_id).await
     }
 
     async fn list_zone(&self, zone_id: &str) -> Listing {
         list_zone(&self.route53, zone_id).await
+    }
+
+    async fn list_names(&self, zone_id: &str, names: &[String]) -> Listing {
+        let mut listing = Listing::default();
+        for name in names {
+            let mut one = list_name(&self.route53, zone_id, name).await;
+            listing.records.append(&mut one.records);
+            listing.pages += one.pages;
+            if one.failure.is_some() {
+                listing.failure = one.failure;
+                break;
+            }
+        }
+        listing
     }
 
     async fn delete_records(
@@ -66,13 +87,63 @@ impl EstateApi for SdkAws {
         read_clusters(&self.ecs, scope).await
     }
 
-    async fn around_task(
-        &self,
-        cluster: &str,
-        task_arn: &str,
-        container_instance: Option<&str>,
-    ) -> (Option<Task>, Inventory) {
-        read_around_task(self, cluster, task_arn, container_instance).await
+    async fn task(&self, cluster: &str, task_arn: &str) -> Result<Option<Task>, ReadFailure> {
+        let mut tasks = describe_tasks(&self.ecs, cluster, vec![task_arn.to_string()]).await?;
+        Ok(tasks.pop())
+    }
+
+    async fn task_definition(&self, arn: &str) -> Result<TaskDefinition, ReadFailure> {
+        let cached = self
+            .definitions
+            .lock()
+            .ok()
+            .and_then(|d| d.get(arn).cloned());
+        if let Some(definition) = cached {
+            return Ok(definition);
+        }
+        let definition = describe_task_definition(&self.ecs, arn).await?;
+        if let Ok(mut cache) = self.definitions.lock() {
+            cache.insert(arn.to_string(), definition.clone());
+        }
+        Ok(definition)
+    }
+
+    async fn host(&self, cluster: &str, container_instance: &str) -> Inventory {
+        read_host(self, cluster, container_instance).await
+    }
+
+    async fn instance_tasks(&self, scope: &ClusterScope, instance_id: &str) -> Inventory {
+        let mut inventory = registrations_of(self, scope, instance_id).await;
+        let registrations = inventory.container_instances.clone();
+        for ci in &registrations {
+            for desired in [DesiredStatus::Running, DesiredStatus::Stopped] {
+                let listed = list_tasks_in(&self.ecs, &ci.cluster, Some(&ci.arn), desired).await;
+                match listed {
+                    Ok(arns) => {
+                        let mut failures = Vec::new();
+                        let tasks =
+                            describe_all_tasks(&self.ecs, &ci.cluster, &arns, &mut failures).await;
+                        inventory.tasks.extend(tasks);
+                        inventory.failures.append(&mut failures);
+                    }
+                    Err(f) => inventory.failures.push(f),
+                }
+            }
+        }
+        let arns: BTreeSet<String> = inventory
+            .tasks
+            .iter()
+            .filter_map(|t| t.task_definition_arn.clone())
+            .collect();
+        for arn in arns {
+            match self.task_definition(&arn).await {
+                Ok(definition) => {
+                    inventory.task_definitions.insert(arn, definition);
+                }
+                Err(f) => inventory.failures.push(f),
+            }
+        }
+        inventory
     }
 
     async fn instance(&self, instance_id: &str) -> Inventory {
@@ -84,32 +155,43 @@ impl EstateApi for SdkAws {
     }
 }
 
-/// The state around one task now, for an `ECS Task State Change` event: the task
-/// as ECS describes it (`None` when ECS no longer knows it), and the container
-/// instance it ran on with its EC2 instance, running tasks and their definitions.
-async fn read_around_task(
-    clients: &SdkAws,
-    cluster: &str,
-    task_arn: &str,
-    container_instance_hint: Option<&str>,
-) -> (Option<Task>, Inventory) {
+/// The container instances of EC2 instance `instance_id` in the swept clusters.
+async fn registrations_of(clients: &SdkAws, scope: &ClusterScope, instance_id: &str) -> Inventory {
     let ecs = &clients.ecs;
     let mut inventory = Inventory::default();
-    let task = match describe_tasks(ecs, cluster, vec![task_arn.to_string()]).await {
-        Ok(mut tasks) => tasks.pop(),
+    let clusters = match clusters_in(ecs, scope).await {
+        Ok(clusters) => clusters,
         Err(f) => {
             inventory.failures.push(f);
-            return (None, inventory);
+            return inventory;
         }
     };
-    let ci_arn = task
-        .as_ref()
-        .and_then(|t| t.container_instance_arn.clone())
-        .or_else(|| container_instance_hint.map(String::from));
-    let Some(ci_arn) = ci_arn else {
-        return (task, inventory);
-    };
-    match describe_container_instances(ecs, cluster, vec![ci_arn.clone()]).await {
+    for cluster in &clusters {
+        let arns = match list_container_instances(ecs, cluster).await {
+            Ok(arns) => arns,
+            Err(f) => {
+                inventory.failures.push(f);
+                continue;
+            }
+        };
+        for batch in in_batches(&arns) {
+            match describe_container_instances(ecs, cluster, batch).await {
+                Ok(cis) => inventory.container_instances.extend(
+                    cis.into_iter()
+                        .filter(|ci| ci.ec2_instance_id.as_deref() == Some(instance_id)),
+                ),
+                Err(f) => inventory.failures.push(f),
+            }
+        }
+    }
+    inventory
+}
+
+/// A container instance now: itself, its EC2 instance and its running tasks.
+async fn read_host(clients: &SdkAws, cluster: &str, ci_arn: &str) -> Inventory {
+    let ecs = &clients.ecs;
+    let mut inventory = Inventory::default();
+    match describe_container_instances(ecs, cluster, vec![ci_arn.to_string()]).await {
         Ok(cis) => inventory.container_instances = cis,
         Err(f) => inventory.failures.push(f),
     }
@@ -124,7 +206,7 @@ async fn read_around_task(
                 None => Ok(Vec::new()),
             }
         },
-        list_tasks(ecs, cluster, Some(&ci_arn))
+        list_tasks(ecs, cluster, Some(ci_arn))
     );
     match instances {
         Ok(i) => inventory.instances = i,
@@ -138,8 +220,7 @@ async fn read_around_task(
         }
         Err(f) => inventory.failures.push(f),
     }
-    describe_definitions(ecs, &mut inventory).await;
-    (task, inventory)
+    inventory
 }
 
 /// The state of one instance now, for an `EC2 Instance State-change Notification`:

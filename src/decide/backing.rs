@@ -39,13 +39,12 @@ pub(super) fn in_grace(task: &Task, settings: &PlanSettings, now: SystemTime) ->
     within(task.started_at, settings.startup_grace, now)
 }
 
-/// The port `p` of a container's `SERVICE_<p>_NAME=<service>` declaration
-/// (definition environment plus overrides).
-fn declared_port(
-    container: &Container,
-    definition: Option<&TaskDefinition>,
-    service: &str,
-) -> Option<u16> {
+/// A container's `SERVICE_<p>_NAME=<service>` declarations as (`p`, service), from
+/// the definition's environment and the task's overrides.
+pub(super) fn declarations<'a>(
+    container: &'a Container,
+    definition: Option<&'a TaskDefinition>,
+) -> impl Iterator<Item = (u16, &'a str)> {
     let from_definition = definition
         .and_then(|d| d.container(&container.name))
         .map(|c| c.environment.as_slice())
@@ -53,12 +52,20 @@ fn declared_port(
     from_definition
         .iter()
         .chain(&container.env_overrides)
-        .find_map(|(key, value)| {
+        .filter_map(|(key, value)| {
             let port = key.strip_prefix("SERVICE_")?.strip_suffix("_NAME")?;
-            value
-                .eq_ignore_ascii_case(service)
-                .then(|| port.parse().ok())?
+            Some((port.parse().ok()?, value.as_str()))
         })
+}
+
+/// The port `p` of a container's `SERVICE_<p>_NAME=<service>` declaration.
+fn declared_port(
+    container: &Container,
+    definition: Option<&TaskDefinition>,
+    service: &str,
+) -> Option<u16> {
+    declarations(container, definition)
+        .find_map(|(port, name)| name.eq_ignore_ascii_case(service).then_some(port))
 }
 
 /// The host port to check for a CNAME record's service (README, declared port).

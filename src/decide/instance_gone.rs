@@ -4,7 +4,49 @@
 use super::estate::Estate;
 use super::{event_plan, plain_target, Decision, DeleteReason, Plan, PlanSettings, Planned};
 use crate::classify::{OwnedRecord, Target};
+use std::collections::BTreeSet;
+
+use super::task_stopped::declared_names;
 use crate::model::Inventory;
+
+/// The names an instance-gone event lists: the names the instance's tasks
+/// declared (`ecs`: its registrations' tasks, stopped ones included, with their
+/// definitions), and its host A record's names (after its address, its private
+/// DNS name and its id). Empty — list the whole zone — when its tasks declare no
+/// name ECS can show: then nothing says where its records are.
+pub fn instance_record_names(
+    ec2: &Inventory,
+    ecs: &Inventory,
+    instance_id: &str,
+    apex: &str,
+) -> Vec<String> {
+    let mut names: BTreeSet<String> = ecs
+        .tasks
+        .iter()
+        .flat_map(|t| {
+            let definition = t
+                .task_definition_arn
+                .as_deref()
+                .and_then(|arn| ecs.task_definitions.get(arn));
+            declared_names(Some(t), definition, apex)
+        })
+        .collect();
+    if names.is_empty() {
+        return Vec::new();
+    }
+    let host_a = |label: &str| format!("{label}.{apex}.");
+    names.insert(host_a(instance_id));
+    if let Some(gone) = ec2.instances.iter().find(|i| i.id == instance_id) {
+        if let Some(ip) = gone.private_ip {
+            let [a, b, c, d] = ip.octets();
+            names.insert(host_a(&format!("ip-{a}-{b}-{c}-{d}")));
+        }
+        if let Some(dns) = &gone.private_dns {
+            names.insert(host_a(dns.first_label()));
+        }
+    }
+    names.into_iter().collect()
+}
 
 /// Why the event is ignored when EC2 does not know the instance or reports it
 /// in a state that is not gone; `None` when EC2 agrees it is gone.

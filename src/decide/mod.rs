@@ -26,9 +26,11 @@ use crate::classify::{OwnedRecord, Target};
 pub use crate::model::TaskRef;
 use crate::model::WriteOutcome;
 
-pub use instance_gone::{decide_instance_gone, ec2_says_not_gone};
+pub use instance_gone::{decide_instance_gone, ec2_says_not_gone, instance_record_names};
 pub use sweep::{assess, decide, endpoints, Assessment, Verdict};
-pub use task_stopped::{decide_task_stopped, ecs_says_not_stopped, StoppedTask};
+pub use task_stopped::{
+    decide_task_stopped, declared_names, ecs_says_not_stopped, needs_host, StoppedTask,
+};
 
 /// Settings the plan depends on (from the configuration).
 #[derive(Debug, Clone)]

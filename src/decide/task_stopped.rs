@@ -1,15 +1,17 @@
 //! An `ECS Task State Change` to STOPPED, re-checked against ECS before anything
 //! is deleted: events come at least once and out of order.
 
-use super::backing::backing;
+use std::collections::BTreeSet;
+
+use super::backing::{backing, declarations};
 use super::estate::Estate;
 use super::{
     event_plan, plain_target, Decision, DeleteReason, KeepReason, Plan, PlanSettings, Planned,
 };
 use crate::classify::{OwnedRecord, Target};
 use crate::events::EcsTaskStateChange;
-use crate::model::{Inventory, Task, TaskStatus};
-use crate::names::HostName;
+use crate::model::{Inventory, Task, TaskDefinition, TaskStatus};
+use crate::names::{ContainerId, HostName};
 
 /// What an `ECS Task State Change` to STOPPED says about one task.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,9 +25,9 @@ pub struct StoppedTask {
 }
 
 impl StoppedTask {
-    /// The event's word and ECS's (`task`, `inventory`: the task and its
-    /// container instance as ECS describes them now), merged.
-    pub fn new(detail: &EcsTaskStateChange, task: Option<&Task>, inventory: &Inventory) -> Self {
+    /// The event's word and ECS's (`task`: the task as ECS describes it now),
+    /// merged. The host is not known yet: see [`needs_host`].
+    pub fn new(detail: &EcsTaskStateChange, task: Option<&Task>) -> Self {
         let from_ecs = task.map(|t| t.containers.as_slice()).unwrap_or_default();
         let runtime_ids = detail
             .containers
@@ -45,13 +47,50 @@ impl StoppedTask {
             .collect();
         StoppedTask {
             runtime_ids,
-            instance_id: inventory
-                .container_instances
-                .first()
-                .and_then(|ci| ci.ec2_instance_id.clone()),
+            instance_id: None,
             host_ports,
         }
     }
+}
+
+/// The record names the task's containers declare (`SERVICE_<p>_NAME`, from its
+/// definition and overrides), fully qualified under `apex`: the only names a
+/// task-stopped event lists. Empty when ECS shows no declaration (it may be set in
+/// the image): then the whole zone is listed.
+pub fn declared_names(
+    task: Option<&Task>,
+    definition: Option<&TaskDefinition>,
+    apex: &str,
+) -> Vec<String> {
+    let containers = task.map(|t| t.containers.as_slice()).unwrap_or_default();
+    let names: BTreeSet<String> = containers
+        .iter()
+        .flat_map(|c| declarations(c, definition))
+        .map(|(_, service)| service.trim_end_matches('.').to_ascii_lowercase())
+        .filter(|service| !service.is_empty())
+        .map(|service| format!("{service}.{apex}."))
+        .collect();
+    names.into_iter().collect()
+}
+
+/// Whether the re-check needs the host (its EC2 instance and running tasks):
+/// only when a listed record can be one of the task's — by container id, or a
+/// SRV record that could be by host and port. Nothing else needs it, so a
+/// replayed event whose records are gone costs no read of the host.
+pub fn needs_host(records: &[OwnedRecord], stopped: &StoppedTask) -> bool {
+    records.iter().any(|record| match &record.target {
+        Target::Srv { container, .. } => {
+            container.is_none()
+                || stopped.runtime_ids.is_empty()
+                || by_id(container.as_ref(), stopped)
+        }
+        Target::Cname { container, .. } => by_id(Some(container), stopped),
+        Target::HostA { .. } => false,
+    })
+}
+
+fn by_id(container: Option<&ContainerId>, stopped: &StoppedTask) -> bool {
+    container.is_some_and(|c| stopped.runtime_ids.iter().any(|r| c.matches(r)))
 }
 
 /// Why the event is ignored when ECS reports the task neither stopped nor
@@ -101,7 +140,7 @@ pub fn decide_task_stopped(
             Target::Cname { container, .. } => Some(container),
             Target::HostA { .. } => return false,
         };
-        let by_id = container.is_some_and(|c| stopped.runtime_ids.iter().any(|r| c.matches(r)));
+        let id_matches = by_id(container, stopped);
         let by_port = match &record.target {
             Target::Srv {
                 host,
@@ -114,7 +153,7 @@ pub fn decide_task_stopped(
             }
             _ => false,
         };
-        by_id || by_port
+        id_matches || by_port
     };
     let items = records
         .iter()

@@ -1,5 +1,6 @@
 //! `EC2 Instance State-change Notification` to a gone state: re-check with EC2,
-//! list the zone, delete the records that name the instance.
+//! list the names where the instance's records are (the whole zone only when ECS
+//! cannot say), delete the records that name the instance.
 
 use crate::aws::{EstateApi, ZoneApi};
 use crate::decide;
@@ -35,9 +36,22 @@ pub async fn instance_gone<A: ZoneApi + EstateApi>(
              tied to it; the next sweep judges the rest"
         );
     }
-    let (zone_id, zone_vpcs) = run.within(deps.zone()).await??;
+    let (zone, zone_vpcs) = run.zone().await?;
     inventory.zone_vpcs = zone_vpcs;
-    let view = run.within(run.load_zone(zone_id, report)).await??;
+    let scope = deps.cluster_scope();
+    let read = deps.aws.instance_tasks(&scope, instance_id);
+    let ecs = run.within(run.timed(|t| &mut t.inventory_ms, read)).await?;
+    // A failed ECS read only costs a listing of the whole zone: ECS says where to
+    // look, EC2 alone says what is gone.
+    let names = match ecs.is_complete() {
+        true => decide::instance_record_names(&inventory, &ecs, instance_id, &zone.apex),
+        false => Vec::new(),
+    };
+    let view = if names.is_empty() {
+        run.within(run.load_zone(zone, report)).await??
+    } else {
+        run.within(run.load_names(zone, &names, report)).await??
+    };
     let plan =
         decide::decide_instance_gone(&view.owned, instance_id, &inventory, &deps.plan_settings());
     run.write(&view.zone, &plan, report).await;

@@ -20,7 +20,7 @@ pub use instance_gone::instance_gone;
 pub use sweep::sweep;
 pub use task_stopped::task_stopped;
 
-use crate::aws::route53::ZoneError;
+use crate::aws::route53::{Listing, ZoneError};
 use crate::aws::{EstateApi, ZoneApi};
 use crate::classify::{classify, OwnedRecord};
 use crate::handler::{Deps, HandlerError, Invocation};
@@ -38,8 +38,6 @@ pub enum Halt {
     Unconfirmed(Vec<ReadFailure>),
     /// Nothing to do; the report says why.
     Ignored(String),
-    /// The listing failed before the zone's apex was known (`errors` says why).
-    NoListing,
     /// The invocation fails.
     Failed(HandlerError),
 }
@@ -53,7 +51,7 @@ impl From<ZoneError> for Halt {
 /// The report of a flow that ran to the end (`Ok`) or halted.
 pub fn finish(mut report: Report, halted: Result<(), Halt>) -> Result<Report, HandlerError> {
     match halted {
-        Ok(()) | Err(Halt::NoListing) => {}
+        Ok(()) => {}
         Err(Halt::OutOfTime) => report.incomplete(
             "deadline near: AWS reads did not finish in time; nothing was decided or deleted",
         ),
@@ -101,6 +99,18 @@ impl<'a, A: ZoneApi + EstateApi> Run<'a, A> {
         self.timings.lock().map(|t| *t).unwrap_or_default()
     }
 
+    /// The zone (id and apex) and the VPCs it is associated with.
+    pub(crate) async fn zone(&self) -> Result<(Zone, BTreeSet<String>), Halt> {
+        let (id, info) = self.within(self.deps.zone()).await??;
+        Ok((
+            Zone {
+                id,
+                apex: info.apex,
+            },
+            info.vpcs,
+        ))
+    }
+
     /// Runs `work` until the deadline's stop point.
     pub(crate) async fn within<F: Future>(&self, work: F) -> Result<F::Output, Halt> {
         match self.stop_at {
@@ -125,56 +135,27 @@ impl<'a, A: ZoneApi + EstateApi> Run<'a, A> {
         out
     }
 
-    /// Lists and classifies the zone, filling the report's counts.
+    /// Lists and classifies the whole zone, filling the report's counts.
     pub(crate) async fn load_zone(
         &self,
-        zone_id: String,
+        zone: Zone,
         report: &mut Report,
     ) -> Result<ZoneView, Halt> {
-        report.hosted_zone_id = Some(zone_id.clone());
-        let listing = self
-            .timed(|t| &mut t.listing_ms, self.deps.aws.list_zone(&zone_id))
-            .await;
-        let mut complete = true;
-        if let Some(failure) = listing.failure.clone() {
-            if failure.is_unknown_zone() {
-                return Err(failure.into());
-            }
-            report.errors.push(failure.to_string());
-            complete = false;
-        }
-        let apex = match &self.deps.config.zone {
-            crate::config::ZoneSelector::Namespace(ns) => Some(ns.clone()),
-            crate::config::ZoneSelector::Id(_) => listing.apex(),
-        };
-        let Some(apex) = apex else {
-            if complete {
-                return Err(ZoneError::NoApex(zone_id).into());
-            }
-            return Err(Halt::NoListing);
-        };
-        let mut owned = Vec::new();
-        let mut name_counts: HashMap<String, usize> = HashMap::new();
-        for set in &listing.records {
-            *name_counts.entry(set.name.clone()).or_default() += 1;
-            match classify(set, &apex) {
-                Ok(o) => owned.push(o),
-                Err(why) => {
-                    tracing::debug!(name = %set.name, rtype = %set.rtype, why = why.0, "foreign record")
-                }
-            }
-        }
-        report.records = RecordCounts {
-            scanned: listing.records.len(),
-            owned: owned.len(),
-            foreign: listing.records.len() - owned.len(),
-        };
-        Ok(ZoneView {
-            zone: Zone { id: zone_id, apex },
-            owned,
-            name_counts,
-            complete,
-        })
+        let listing = self.deps.aws.list_zone(&zone.id);
+        let listing = self.timed(|t| &mut t.listing_ms, listing).await;
+        view(zone, listing, report)
+    }
+
+    /// Lists and classifies every record set at `names` (fully qualified).
+    pub(crate) async fn load_names(
+        &self,
+        zone: Zone,
+        names: &[String],
+        report: &mut Report,
+    ) -> Result<ZoneView, Halt> {
+        let listing = self.deps.aws.list_names(&zone.id, names);
+        let listing = self.timed(|t| &mut t.listing_ms, listing).await;
+        view(zone, listing, report)
     }
 
     /// Health-checks `endpoints`, stopping in time to decide and write before the
@@ -200,6 +181,42 @@ impl<'a, A: ZoneApi + EstateApi> Run<'a, A> {
         }
         results
     }
+}
+
+/// The listed record sets, classified; the report's counts filled in. A listing
+/// that stopped early is used, but marks the view incomplete.
+fn view(zone: Zone, listing: Listing, report: &mut Report) -> Result<ZoneView, Halt> {
+    report.hosted_zone_id = Some(zone.id.clone());
+    let mut complete = true;
+    if let Some(failure) = listing.failure {
+        if failure.is_unknown_zone() {
+            return Err(failure.into());
+        }
+        report.errors.push(failure.to_string());
+        complete = false;
+    }
+    let mut owned = Vec::new();
+    let mut name_counts: HashMap<String, usize> = HashMap::new();
+    for set in &listing.records {
+        *name_counts.entry(set.name.clone()).or_default() += 1;
+        match classify(set, &zone.apex) {
+            Ok(o) => owned.push(o),
+            Err(why) => {
+                tracing::debug!(name = %set.name, rtype = %set.rtype, why = why.0, "foreign record")
+            }
+        }
+    }
+    report.records = RecordCounts {
+        scanned: listing.records.len(),
+        owned: owned.len(),
+        foreign: listing.records.len() - owned.len(),
+    };
+    Ok(ZoneView {
+        zone,
+        owned,
+        name_counts,
+        complete,
+    })
 }
 
 #[cfg(test)]

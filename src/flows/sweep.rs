@@ -17,9 +17,9 @@ pub async fn sweep<A: ZoneApi + EstateApi>(
     report: &mut Report,
 ) -> Result<(), Halt> {
     let deps = run.deps;
-    let (zone_id, zone_vpcs) = run.within(deps.zone()).await??;
+    let (zone, zone_vpcs) = run.zone().await?;
     let ec2_read = run.timed(|t| &mut t.inventory_ms, deps.aws.instances());
-    let listing = async { tokio::join!(run.load_zone(zone_id, report), ec2_read) };
+    let listing = async { tokio::join!(run.load_zone(zone, report), ec2_read) };
     let (view, instances) = run.within(listing).await?;
     let view = view?;
     let scope = deps.cluster_scope();

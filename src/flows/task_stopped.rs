@@ -1,9 +1,17 @@
-//! `ECS Task State Change` to STOPPED: re-check with ECS, list the zone, delete
-//! the task's records that nothing running backs.
+//! `ECS Task State Change` to STOPPED: re-check with ECS, list only the names the
+//! task declares, and delete the task's records that nothing running backs.
+//!
+//! Route 53 allows five requests a second per account, shared with every agent
+//! registering the containers a deployment starts, and a deployment stops tasks by
+//! the hundred. So an event reads what its decision needs and no more: the task;
+//! its definition, once per process; the record sets at the names it declares
+//! (the whole zone only when ECS shows none); and the host's running tasks only
+//! when a listed record can be the task's.
 
 use crate::aws::{EstateApi, ZoneApi};
 use crate::decide::{self, StoppedTask};
 use crate::events::EcsTaskStateChange;
+use crate::model::{Inventory, TaskDefinition};
 use crate::report::Report;
 
 use super::{Halt, Run};
@@ -14,24 +22,63 @@ pub async fn task_stopped<A: ZoneApi + EstateApi>(
     report: &mut Report,
 ) -> Result<(), Halt> {
     let deps = run.deps;
-    let read = deps.aws.around_task(
-        &detail.cluster_arn,
-        &detail.task_arn,
-        detail.container_instance_arn.as_deref(),
-    );
-    let (task, mut inventory) = run.within(run.timed(|t| &mut t.inventory_ms, read)).await?;
-    if !inventory.is_complete() {
-        return Err(Halt::Unconfirmed(inventory.failures));
-    }
+    let cluster = detail.cluster_arn.as_str();
+    let read = deps.aws.task(cluster, &detail.task_arn);
+    let task = run
+        .within(run.timed(|t| &mut t.inventory_ms, read))
+        .await?
+        .map_err(|f| Halt::Unconfirmed(vec![f]))?;
     if let Some(why) = decide::ecs_says_not_stopped(task.as_ref()) {
         return Err(Halt::Ignored(why));
     }
-    let (zone_id, zone_vpcs) = run.within(deps.zone()).await??;
+    let definition = match task.as_ref().and_then(|t| t.task_definition_arn.as_deref()) {
+        Some(arn) => definition(run, arn).await?,
+        None => None,
+    };
+    let (zone, zone_vpcs) = run.zone().await?;
+    let names = decide::declared_names(task.as_ref(), definition.as_ref(), &zone.apex);
+    let view = if names.is_empty() {
+        run.within(run.load_zone(zone, report)).await??
+    } else {
+        run.within(run.load_names(zone, &names, report)).await??
+    };
+
+    let mut stopped = StoppedTask::new(detail, task.as_ref());
+    let mut inventory = Inventory::default();
+    let ci = task
+        .as_ref()
+        .and_then(|t| t.container_instance_arn.as_deref())
+        .or(detail.container_instance_arn.as_deref());
+    if let (true, Some(ci)) = (decide::needs_host(&view.owned, &stopped), ci) {
+        let read = deps.aws.host(cluster, ci);
+        inventory = run.within(run.timed(|t| &mut t.inventory_ms, read)).await?;
+        if !inventory.is_complete() {
+            return Err(Halt::Unconfirmed(inventory.failures));
+        }
+    }
     inventory.zone_vpcs = zone_vpcs;
-    let view = run.within(run.load_zone(zone_id, report)).await??;
-    let stopped = StoppedTask::new(detail, task.as_ref(), &inventory);
+    stopped.instance_id = inventory
+        .container_instances
+        .first()
+        .and_then(|ci| ci.ec2_instance_id.clone());
     let plan =
         decide::decide_task_stopped(&view.owned, &stopped, &inventory, &deps.plan_settings());
     run.write(&view.zone, &plan, report).await;
     Ok(())
+}
+
+/// The task's definition, for the names it declares. One that cannot be read only
+/// costs a listing of the whole zone.
+async fn definition<A: ZoneApi + EstateApi>(
+    run: &Run<'_, A>,
+    arn: &str,
+) -> Result<Option<TaskDefinition>, Halt> {
+    let read = run.deps.aws.task_definition(arn);
+    match run.within(run.timed(|t| &mut t.inventory_ms, read)).await? {
+        Ok(definition) => Ok(Some(definition)),
+        Err(failure) => {
+            tracing::warn!(%failure, "task definition unreadable: listing the whole zone");
+            Ok(None)
+        }
+    }
 }

@@ -16,8 +16,9 @@ use crate::aws::{EstateApi, ZoneApi};
 use crate::config::Config;
 use crate::handler::{handle, Deps, Invocation};
 use crate::model::{
-    ClusterScope, Container, ContainerInstance, Ec2Instance, InstanceState, Inventory, ReadFailure,
-    RecordSet, Task, TaskRef, TaskStatus, WriteOutcome,
+    ClusterScope, Container, ContainerDefinition, ContainerInstance, Ec2Instance, InstanceState,
+    Inventory, NetworkMode, ReadFailure, RecordSet, Task, TaskDefinition, TaskRef, TaskStatus,
+    WriteOutcome, ZoneInfo,
 };
 use crate::names::HostName;
 use crate::report::Report;
@@ -33,7 +34,10 @@ struct FakeAws {
     records: Vec<RecordSet>,
     instances: Result<Vec<Ec2Instance>, ReadFailure>,
     clusters: Inventory,
-    around_task: (Option<Task>, Inventory),
+    /// The task ECS describes for an event, and its host now.
+    task: Option<Task>,
+    host: Inventory,
+    definition: Option<TaskDefinition>,
     read_delay: Duration,
     write_outcome: WriteOutcome,
     /// Every call as it starts, and every read again as it ends (`…:done`).
@@ -77,9 +81,12 @@ impl ZoneApi for FakeAws {
         Ok(ZONE.into())
     }
 
-    async fn zone_vpcs(&self, _zone_id: &str) -> Result<BTreeSet<String>, ZoneError> {
-        self.read("zone_vpcs").await;
-        Ok(BTreeSet::from([VPC.to_string()]))
+    async fn zone_info(&self, _zone_id: &str) -> Result<ZoneInfo, ZoneError> {
+        self.read("zone_info").await;
+        Ok(ZoneInfo {
+            apex: APEX.into(),
+            vpcs: BTreeSet::from([VPC.to_string()]),
+        })
     }
 
     async fn list_zone(&self, _zone_id: &str) -> Listing {
@@ -87,6 +94,18 @@ impl ZoneApi for FakeAws {
         Listing {
             records: self.records.clone(),
             pages: 1,
+            failure: None,
+        }
+    }
+
+    async fn list_names(&self, _zone_id: &str, names: &[String]) -> Listing {
+        self.read("list_names").await;
+        Listing {
+            records: (self.records.iter())
+                .filter(|r| names.contains(&r.name))
+                .cloned()
+                .collect(),
+            pages: names.len(),
             failure: None,
         }
     }
@@ -118,9 +137,27 @@ impl EstateApi for FakeAws {
         self.clusters.clone()
     }
 
-    async fn around_task(&self, _: &str, _: &str, _: Option<&str>) -> (Option<Task>, Inventory) {
-        self.read("around_task").await;
-        self.around_task.clone()
+    async fn task(&self, _cluster: &str, _arn: &str) -> Result<Option<Task>, ReadFailure> {
+        self.read("task").await;
+        Ok(self.task.clone())
+    }
+
+    async fn task_definition(&self, arn: &str) -> Result<TaskDefinition, ReadFailure> {
+        self.read("task_definition").await;
+        self.definition.clone().ok_or_else(|| ReadFailure {
+            call: format!("ecs:DescribeTaskDefinition {arn}"),
+            message: "no such definition".into(),
+        })
+    }
+
+    async fn host(&self, _cluster: &str, _container_instance: &str) -> Inventory {
+        self.read("host").await;
+        self.host.clone()
+    }
+
+    async fn instance_tasks(&self, _scope: &ClusterScope, _instance_id: &str) -> Inventory {
+        self.read("instance_tasks").await;
+        Inventory::default()
     }
 
     async fn instance(&self, instance_id: &str) -> Inventory {
@@ -189,7 +226,7 @@ fn estate() -> FakeAws {
         desired_status: TaskStatus::Running,
         started_at: Some(SystemTime::UNIX_EPOCH),
         created_at: Some(SystemTime::UNIX_EPOCH),
-        task_definition_arn: None,
+        task_definition_arn: Some("calc:1".into()),
         containers: vec![Container {
             name: "app".into(),
             runtime_id: Some(CID.into()),
@@ -223,7 +260,21 @@ fn estate() -> FakeAws {
             tasks: vec![task.clone()],
             ..Inventory::default()
         },
-        around_task: (Some(task), Inventory::default()),
+        task: Some(task.clone()),
+        host: Inventory {
+            instances: vec![instance("i-5", 5, "running")],
+            container_instances: vec![registered("i-5", "ci-5")],
+            tasks: vec![task],
+            ..Inventory::default()
+        },
+        definition: Some(TaskDefinition {
+            network_mode: NetworkMode::Bridge,
+            containers: vec![ContainerDefinition {
+                name: "app".into(),
+                environment: vec![("SERVICE_8080_NAME".into(), "calc".into())],
+                port_mappings: vec![(8080, Some(8080))],
+            }],
+        }),
         read_delay: Duration::ZERO,
         write_outcome: WriteOutcome::Deleted,
         calls: Mutex::new(Vec::new()),
@@ -353,35 +404,38 @@ async fn a_stopped_event_for_a_task_ecs_says_runs_is_ignored_without_reading_the
     let report = run(&deps, task_stopped_event(), Invocation::default()).await;
     let why = report.ignored.as_deref().unwrap_or_default();
     assert!(why.contains("as RUNNING (desired RUNNING)"), "{why}");
-    assert_eq!(deps.aws.calls(), ["around_task"]);
+    assert_eq!(deps.aws.calls(), ["task"]);
+}
+
+fn stopped(mut aws: FakeAws) -> FakeAws {
+    if let Some(task) = aws.task.as_mut() {
+        task.last_status = TaskStatus::Stopped;
+        task.desired_status = TaskStatus::Stopped;
+    }
+    aws.host.tasks.clear();
+    aws
 }
 
 #[tokio::test]
 async fn an_event_whose_re_check_fails_deletes_nothing() {
-    let mut aws = estate();
-    aws.around_task.1.failures.push(ReadFailure {
+    let mut aws = stopped(estate());
+    aws.host.failures.push(ReadFailure {
         call: "ecs:DescribeContainerInstances cluster=web".into(),
         message: "HTTP 500".into(),
     });
     let deps = deps(aws, &[]);
     let report = run(&deps, task_stopped_event(), Invocation::default()).await;
     assert!(!report.complete);
+    assert!(report.deleted.is_empty() && deps.aws.deleted().is_empty());
     assert_eq!(
         report.errors,
         ["ecs:DescribeContainerInstances cluster=web failed: HTTP 500"]
     );
-    assert_eq!(deps.aws.calls(), ["around_task"], "the zone is not read");
 }
 
 #[tokio::test]
-async fn a_stopped_task_loses_its_record_once_ecs_agrees() {
-    let mut aws = estate();
-    if let Some(task) = aws.around_task.0.as_mut() {
-        task.last_status = TaskStatus::Stopped;
-        task.desired_status = TaskStatus::Stopped;
-    }
-    aws.around_task.1.container_instances = aws.clusters.container_instances[..1].to_vec();
-    let deps = deps(aws, &[]);
+async fn a_stopped_task_loses_its_record_and_only_its_declared_name_is_listed() {
+    let deps = deps(stopped(estate()), &[]);
     let report = run(&deps, task_stopped_event(), Invocation::default()).await;
     assert_eq!(reasons(&report.deleted), ["task-stopped"]);
     let deleted = deps.aws.deleted();
@@ -389,6 +443,45 @@ async fn a_stopped_task_loses_its_record_once_ecs_agrees() {
         deleted[0].set_identifier.as_deref(),
         Some(format!("ip-10-0-1-5.ec2.internal:{CID}").as_str())
     );
+    assert_eq!(
+        deps.aws.calls(),
+        [
+            "task",
+            "task_definition",
+            "zone_info",
+            "list_names",
+            "host",
+            "delete_records"
+        ]
+    );
+    assert_eq!(
+        report.records.scanned, 3,
+        "the three record sets at calc.sd.internal."
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_event_whose_records_are_gone_reads_no_host() {
+    let mut aws = stopped(estate());
+    aws.records.retain(|r| r.rtype == "SOA");
+    let deps = deps(aws, &[]);
+    let report = run(&deps, task_stopped_event(), Invocation::default()).await;
+    assert!(report.deleted.is_empty());
+    assert!(!deps.aws.calls().iter().any(|c| c == "host"));
+}
+
+#[tokio::test]
+async fn a_task_that_declares_no_name_ecs_can_show_has_the_whole_zone_listed() {
+    let mut aws = stopped(estate());
+    aws.definition = aws.definition.map(|mut d| {
+        d.containers[0].environment.clear();
+        d
+    });
+    let deps = deps(aws, &[]);
+    let report = run(&deps, task_stopped_event(), Invocation::default()).await;
+    assert_eq!(reasons(&report.deleted), ["task-stopped"]);
+    assert!(deps.aws.calls().iter().any(|c| c == "list_zone"));
+    assert!(!deps.aws.calls().iter().any(|c| c == "list_names"));
 }
 
 #[tokio::test]
