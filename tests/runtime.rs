@@ -259,6 +259,18 @@ async fn one_process_serves_every_kind_of_event_in_turn() {
         successes,
         "sweep summary lines on stderr:\n{stderr}"
     );
+    // Counts by reason are JSON objects (Logs Insights: `kept.healthy`), and
+    // `ignored` appears only on the ignored event's line.
+    for summary in json_lines(&stderr)
+        .into_iter()
+        .filter(|v| v["message"] == "sweep summary")
+    {
+        for field in ["kept", "deleted", "held"] {
+            assert!(summary[field].is_object(), "{field} in {summary}");
+        }
+        let ignored = summary["trigger"] == "ec2-instance-state";
+        assert_eq!(summary.get("ignored").is_some(), ignored, "{summary}");
+    }
     // Every stdout line is JSON (stdout is the metrics stream; logs go to stderr).
     for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
         assert!(
