@@ -403,7 +403,7 @@ mod tests {
         }
 
         #[tokio::test]
-        async fn an_empty_zone_lists_nothing_and_has_no_apex() {
+        async fn an_empty_zone_lists_nothing() {
             let empty = mock!(Client::list_resource_record_sets).then_output(|| page(&[], None));
             let client = mock_client!(aws_sdk_route53, RuleMode::MatchAny, [&empty]);
             let listing = list_zone(&client, "Z1").await;
