@@ -5,8 +5,9 @@ Every request is classified as ``service:Operation``:
 
 * Route 53 (REST-XML): path under ``/2013-04-01/``; the operation is found by
   matching method + path against botocore's Route 53 model.
-* JSON protocols (ECS): header ``X-Amz-Target: <prefix>.<Operation>``; the
-  service is the SigV4 signing name (``ecs``).
+* JSON protocols (ECS, Cloud Map): header ``X-Amz-Target: <prefix>.<Operation>``;
+  the service is known from the prefix (``ecs``, ``servicediscovery``), else
+  the SigV4 signing name.
 * Query protocols (EC2): form field ``Action=<Operation>``; the service is the
   SigV4 signing name (``ec2`` when unsigned).
 
@@ -42,6 +43,7 @@ import agent_hook
 import ec2_patches
 import ecs_patches
 import r53_patches
+import sd_patches
 from ratelimit import TokenBucket, route53_limit
 
 CONTROL_PREFIX = "/_localaws/"
@@ -51,8 +53,13 @@ STATE_LOCK = threading.RLock()
 # STATE_LOCK while holding it.
 COUNTER_LOCK = threading.Lock()
 
-# X-Amz-Target prefixes of the JSON services we model
-TARGET_PREFIX_SERVICE = {"AmazonEC2ContainerServiceV20141113": "ecs"}
+# X-Amz-Target prefixes of the JSON services we model (awsJson1.1), named by
+# their SigV4 signing names
+TARGET_PREFIX_SERVICE = {
+    "AmazonEC2ContainerServiceV20141113": "ecs",
+    "Route53AutoNaming_v20170314": "servicediscovery",
+}
+JSON_SERVICES = frozenset(TARGET_PREFIX_SERVICE.values())
 
 DEFAULT_MESSAGES = {
     "Throttling": "Rate exceeded",
@@ -256,7 +263,7 @@ def error_response(service: str, status: int, code: str, message: str) -> tuple[
     """An error in the service's real wire format (what the AWS SDKs parse)."""
     request_id = str(uuid.uuid4())
     status_line = f"{status} {_REASONS.get(status, 'Error')}"
-    if service == "route53" or service not in ("ecs", "ec2"):
+    if service == "route53" or service not in JSON_SERVICES | {"ec2"}:
         fault_type = "Sender" if status < 500 else "Receiver"
         body = (
             '<?xml version="1.0"?>\n'
@@ -266,7 +273,7 @@ def error_response(service: str, status: int, code: str, message: str) -> tuple[
             f"<RequestId>{request_id}</RequestId></ErrorResponse>"
         )
         headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
-    elif service == "ecs":
+    elif service in JSON_SERVICES:  # awsJson1.1: ECS, Cloud Map
         body = json.dumps({"__type": code, "message": message})
         headers = [
             ("Content-Type", "application/x-amz-json-1.1"),
@@ -417,6 +424,9 @@ class LocalAws:
             ("POST", "ecs/tasks"): self._ecs_tasks,
             ("POST", "ecs/container-instances"): self._ecs_container_instances,
             ("POST", "ec2/instances"): self._ec2_instances,
+            ("GET", "servicediscovery/operations"): lambda _: (200, sd_patches.describe_operations()),
+            ("POST", "servicediscovery/operations"): lambda p: (200, sd_patches.configure_operations(p)),
+            ("DELETE", "servicediscovery/operations"): lambda _: (200, sd_patches.reset_operations()),
             ("POST", "hooks/before-change"): self._arm_hook,
             ("POST", "hooks/agent"): self._arm_agent_hook,
             ("GET", "hooks"): self._list_hooks,
@@ -541,6 +551,7 @@ class LocalAws:
         # Same as POST /moto-api/reset: every backend of every service is dropped.
         moto_api_backend.reset()
         ecs_patches.configure_state_manager()
+        sd_patches.reset_operations()
         r53_patches.HOOKS.clear()
         agent_hook.HOOKS.clear()
         self.faults = []

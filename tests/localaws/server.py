@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""localaws: moto 5.2.5 in-process, with Route 53 / ECS fidelity patches, fault
-injection, call counters and a JSON control API under ``/_localaws/``.
+"""localaws: moto 5.2.5 in-process, with Route 53 / ECS / EC2 / Cloud Map
+fidelity patches, fault injection, call counters and a JSON control API under
+``/_localaws/``.
 
     .venv/bin/python tests/localaws/server.py --port 0 [--route53-rate 5 [--route53-burst 5]]
 
@@ -38,10 +39,12 @@ def build_app(route53_rate_limit: dict | None = None):
     import ec2_patches
     import ecs_patches
     import r53_patches
+    import sd_patches
 
     r53_patches.install()
     ec2_patches.install()
     ecs_patches.install()
+    sd_patches.install()
     return control.LocalAws(DomainDispatcherApplication(create_backend_app), route53_rate_limit)
 
 
