@@ -8,8 +8,8 @@
 //! cargo build --release --bin ecs-dns-reaper
 //! cargo run --example bench -- [--records N] [--dead-percent P] [--clusters C]
 //!     [--instances I] [--tasks T] [--services S] [--timeout-ms MS] [--attempts N]
-//!     [--startup-runs N] [--binary PATH] [--out FILE | --no-write] [--dry-run]
-//!     [--hold-secs N]
+//!     [--startup-runs N] [--storm-events N] [--storm-extra N] [--binary PATH]
+//!     [--out FILE | --no-write] [--dry-run] [--hold-secs N]
 //! ```
 //!
 //! The estate: `--clusters` ECS clusters sharing `--instances` container instances
@@ -26,19 +26,31 @@
 //! counters are reset and ONE `ecs-dns-reaper sweep` runs (the release
 //! build, `RUST_LOG=info`, the SPEC's default health settings, under Lambda's
 //! open-file limit of 1,024), timed from spawn to exit, its peak RSS read by GNU
-//! time (or from /proc). The phases come from its `sweep summary` log line. Then the
-//! same binary is started ~10 times as a Lambda runtime against the tests' Runtime
-//! API (`tests/support/runtime_api.rs`), timed from spawn to its first
+//! time (or from /proc). The phases come from its `sweep summary` log line (the
+//! JSON object of its `summary=` field). Then the same binary is started ~10
+//! times as a Lambda runtime against the tests' Runtime API
+//! (`tests/support/runtime_api.rs`), timed from spawn to its first
 //! `GET …/invocation/next`.
 //!
+//! Last, the event storm (`bench/storm.rs`): `--storm-events` tasks of the estate
+//! are stopped in ECS and their `ECS Task State Change` STOPPED events delivered
+//! one after the other to ONE warm process of the release binary through the same
+//! Runtime API (as Lambda does with reserved concurrency 1), with Route 53's rate
+//! limit on (5 requests a second, burst 5), then `--storm-extra` events of tasks
+//! declaring one name and as many of tasks declaring none ECS can show (the whole
+//! zone is listed: the behaviour before). Per event: the AWS calls by operation,
+//! the throttled replies, the round trip, and what the report deleted.
+//!
 //! `bench/estate.rs` builds the estate, `bench/minimum.rs` counts the fewest calls
-//! a sweep of it can make, `bench/report.rs` writes the report.
+//! a sweep (and an event) of it can make, `bench/storm.rs` runs the event storm,
+//! `bench/report.rs` writes the report.
 //!
 //! The table goes to stdout and into `BENCHMARKS.md`, between the markers
 //! `<!-- bench:begin -->` and `<!-- bench:end -->` (the rest of the file is kept);
-//! the sweep's stderr and report go to `target/bench/`. `--dry-run` measures
-//! `sweep --dry-run` (the estate stays as built) and `--hold-secs` keeps the estate
-//! up afterwards, for profiling against it; everything stops by itself.
+//! the sweep's stderr and report, and the storm's logs, go to `target/bench/`.
+//! `--dry-run` measures `sweep --dry-run` and runs no storm (the estate stays as
+//! built), and `--hold-secs` keeps the estate up afterwards, for profiling against
+//! it; everything stops by itself.
 
 #[path = "bench/estate.rs"]
 mod estate;
@@ -46,6 +58,8 @@ mod estate;
 mod minimum;
 #[path = "bench/report.rs"]
 mod report;
+#[path = "bench/storm.rs"]
+mod storm;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -54,8 +68,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use aws_sdk_route53::types::ResourceRecordSet;
 use clap::Parser;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use support::runtime_api::RuntimeApi;
 use support::{Estate, LocalAws};
 
@@ -113,9 +128,17 @@ struct Args {
     /// Measure a `sweep --dry-run` (decides, deletes nothing: the estate stays as built).
     #[arg(long)]
     dry_run: bool,
+    /// Task-stopped events of the estate's tasks in the event storm (at most one a
+    /// task; 0 and `--storm-extra 0`: no storm).
+    #[arg(long, default_value_t = 100)]
+    storm_events: usize,
+    /// Events of each extra kind in the storm: tasks declaring one name, and tasks
+    /// declaring none that ECS can show (the whole zone is listed, as before).
+    #[arg(long, default_value_t = 5)]
+    storm_extra: usize,
     /// After the report, keep the estate up this many seconds (at most an hour) and
     /// print the environment for more sweeps against it: `sweep --dry-run` leaves it
-    /// as built, for profiling.
+    /// as built, for profiling (with `--dry-run`, no event storm changes it first).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=3600))]
     hold_secs: u64,
 }
@@ -143,6 +166,10 @@ struct Built {
     hang_endpoints: usize,
     /// (name, type, set identifier) → characters in the value, for the delete batches.
     value_chars: HashMap<(String, String, Option<String>), usize>,
+    /// The tasks started, in order (the event storm stops some of them).
+    started: Vec<estate::BuiltTask>,
+    /// Every record set written (the event storm writes back what the sweep deleted).
+    sets: Vec<ResourceRecordSet>,
     build_secs: f64,
 }
 
@@ -189,6 +216,11 @@ async fn main() {
         args.startup_runs
     );
     let ready = startup(&aws, &built, &binary, args.startup_runs).await;
+    let storm = if args.dry_run || args.storm_events + args.storm_extra == 0 {
+        None
+    } else {
+        Some(storm::run(&aws, &mut estate, &built, &sweep, &binary, &args).await)
+    };
     let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
 
     let table = report::render(&report::Run {
@@ -198,6 +230,7 @@ async fn main() {
         context: &context,
         calls: &calls,
         ready: &ready,
+        storm: storm.as_ref(),
         binary: &binary,
         size,
     });
@@ -223,8 +256,9 @@ async fn measure_sweep(
     args: &Args,
     binary: &Path,
 ) -> (Sweep, Context, BTreeMap<String, u64>) {
-    eprintln!("bench: timing a listing of the zone alone");
+    eprintln!("bench: timing a listing of the zone alone, and the EC2 read alone");
     let alone = listing_alone(aws, &built.zone_id).await;
+    let ec2_alone = ec2_alone(aws).await;
     aws.reset_calls().await;
     let before = cpu_snapshot();
     let sweep = run_sweep(aws, built, args, binary).await;
@@ -232,6 +266,7 @@ async fn measure_sweep(
     let calls = aws.calls().await;
     let context = Context {
         listing_alone: alone,
+        ec2_alone,
         localaws_cpu_s: match (before.localaws, after.localaws) {
             (Some(b), Some(a)) => Some(a - b),
             _ => None,
@@ -296,6 +331,10 @@ struct Context {
     /// A walk of the zone's pages with nothing else asking the local AWS:
     /// (milliseconds, pages).
     listing_alone: Option<(f64, usize)>,
+    /// The sweep's EC2 read (DescribeInstances, every page) with nothing else
+    /// asking the local AWS, in ms: the part of `inventory_ms` that runs alongside
+    /// the listing.
+    ec2_alone: Option<f64>,
     /// CPU seconds the local AWS and this process (the estate's listeners) used
     /// while the sweep ran.
     localaws_cpu_s: Option<f64>,
@@ -314,6 +353,21 @@ async fn listing_alone(aws: &LocalAws, zone_id: &str) -> Option<(f64, usize)> {
         return None;
     }
     Some((ms, listing.pages))
+}
+
+/// Reads EC2 as the sweep does (`describe_instances`, every page), with nothing
+/// else asking the local AWS: milliseconds, or `None` if it failed.
+async fn ec2_alone(aws: &LocalAws) -> Option<f64> {
+    use ecs_dns_reaper::aws::ec2::{describe_instances, InstanceQuery};
+    let client = aws.ec2();
+    let started = Instant::now();
+    match describe_instances(&client, InstanceQuery::All).await {
+        Ok(_) => Some(started.elapsed().as_secs_f64() * 1000.0),
+        Err(failure) => {
+            eprintln!("bench: the EC2 read alone failed: {failure}");
+            None
+        }
+    }
 }
 
 /// CPU seconds used so far by this process and by the local AWS (its Python child).
@@ -526,12 +580,7 @@ fn save_logs(stdout: &str, stderr: &str) {
 
 /// The phases of the last `sweep summary` line of `stderr`.
 fn phases(stderr: &str) -> BTreeMap<&'static str, u64> {
-    let summary = stderr
-        .lines()
-        .rev()
-        .find(|l| l.contains("sweep summary"))
-        .unwrap_or_default()
-        .to_string();
+    let summary = summary_fields(stderr).unwrap_or_default();
     let mut phases = BTreeMap::new();
     for key in [
         "listing_ms",
@@ -540,14 +589,45 @@ fn phases(stderr: &str) -> BTreeMap<&'static str, u64> {
         "apply_ms",
         "duration_ms",
     ] {
-        if let Some(v) = log_field(&summary, key) {
+        if let Some(v) = summary.get(key).and_then(Value::as_u64) {
             phases.insert(key, v);
         }
     }
     if phases.len() < 5 {
-        eprintln!("bench: no complete `sweep summary` line on the sweep's stderr:\n{summary}");
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| l.contains("sweep summary"))
+            .unwrap_or("(none)");
+        eprintln!("bench: no complete `sweep summary` line on the sweep's stderr:\n{last}");
     }
     phases
+}
+
+/// The fields of the last `sweep summary` line of `stderr`.
+fn summary_fields(stderr: &str) -> Option<Map<String, Value>> {
+    stderr.lines().rev().find_map(summary_line)
+}
+
+/// The fields of one `sweep summary` log line, in either log format: a JSON line
+/// (Lambda) has them at top level, next to `"message": "sweep summary"`; a plain
+/// line (the command line) carries them as one JSON object, `summary={…}`.
+fn summary_line(line: &str) -> Option<Map<String, Value>> {
+    if let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(line) {
+        let is_summary = fields.get("message").and_then(Value::as_str) == Some("sweep summary");
+        return is_summary.then_some(fields);
+    }
+    if !line.contains("sweep summary") {
+        return None;
+    }
+    const FIELD: &str = "summary={";
+    let at = line.find(FIELD)? + FIELD.len() - 1;
+    // The object ends where its JSON ends: read one value, ignore what follows.
+    let mut values = serde_json::Deserializer::from_str(&line[at..]).into_iter::<Value>();
+    match values.next()? {
+        Ok(Value::Object(fields)) => Some(fields),
+        _ => None,
+    }
 }
 
 /// GNU time's last line in `rss_file`, `<max RSS KiB> <user s> <system s>`: the
@@ -585,17 +665,6 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
     }
 }
 
-/// `key=123` in a plain tracing line.
-fn log_field(line: &str, key: &str) -> Option<u64> {
-    let needle = format!(" {key}=");
-    let at = line.find(&needle)? + needle.len();
-    let digits: String = line[at..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
-}
-
 /// Start-to-ready of the Lambda runtime: spawn → first `GET …/invocation/next`.
 struct Ready {
     samples_ms: Vec<f64>,
@@ -603,15 +672,30 @@ struct Ready {
 
 impl Ready {
     fn median(&self) -> Option<f64> {
-        let mut s = self.samples_ms.clone();
-        s.sort_by(f64::total_cmp);
-        let n = s.len();
-        match n {
-            0 => None,
-            _ if n % 2 == 1 => Some(s[n / 2]),
-            _ => Some((s[n / 2 - 1] + s[n / 2]) / 2.0),
-        }
+        median(&self.samples_ms)
     }
+}
+
+/// The median of `samples` (the mean of the middle two for an even count).
+fn median(samples: &[f64]) -> Option<f64> {
+    let mut s = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(s[n / 2]),
+        _ => Some((s[n / 2 - 1] + s[n / 2]) / 2.0),
+    }
+}
+
+/// The `p`th percentile of `samples`, nearest rank: the smallest sample with at
+/// least `p` % of the samples at or below it (the 99th of 100 is the 99th smallest,
+/// of 5 the largest).
+fn percentile(samples: &[f64], p: f64) -> Option<f64> {
+    let mut s = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * s.len() as f64).ceil() as usize;
+    s.get(rank.clamp(1, s.len().max(1)) - 1).copied()
 }
 
 /// Starts `binary` as a Lambda runtime `runs` times against a Runtime API here,

@@ -13,15 +13,15 @@ use super::support::tasks::host_port;
 use super::support::{ago, record, Behaviour, Estate, LocalAws};
 use super::{Args, Built, APEX, SEED, START_BATCH};
 
-/// One started task, as the estate needs it.
-struct BuiltTask {
-    cluster: usize,
-    host: usize,
-    service: usize,
-    arn: String,
-    runtime_id: String,
-    srv_port: u16,
-    www_port: u16,
+/// One started task, as the estate (and the event storm) needs it.
+pub(super) struct BuiltTask {
+    pub cluster: usize,
+    pub host: usize,
+    pub service: usize,
+    pub arn: String,
+    pub runtime_id: String,
+    pub srv_port: u16,
+    pub www_port: u16,
 }
 
 /// Deterministic pseudo-random numbers (splitmix64) for spreading the dead tasks.
@@ -83,6 +83,8 @@ pub(super) async fn build(aws: &LocalAws, estate: &mut Estate<'_>, args: &Args) 
         dead_tasks: n_dead,
         hang_endpoints,
         value_chars: value_chars(&sets),
+        started: started_tasks.tasks,
+        sets,
         build_secs: started.elapsed().as_secs_f64(),
     }
 }
@@ -286,6 +288,7 @@ fn value_chars(sets: &[ResourceRecordSet]) -> HashMap<(String, String, Option<St
         .collect()
 }
 
-fn service_name(s: usize) -> String {
+/// The service (record name below the apex) of task definition `s`.
+pub(super) fn service_name(s: usize) -> String {
     format!("svc-{s:02}")
 }

@@ -36,8 +36,15 @@ pub(super) fn minimum_calls(built: &Built, sweep: &Sweep) -> Minimums {
     min
 }
 
-/// The listing's pages, and the delete batches the sweep's deletions need.
+/// The zone itself (once per process), the listing's pages, and the delete
+/// batches the sweep's deletions need.
 fn route53_minimums(min: &mut Minimums, built: &Built, sweep: &Sweep) {
+    // The zone's name (the apex records are judged against) and its VPCs (whose
+    // EC2 instances are evidence): one GetHostedZone per process, a sweep included.
+    min.insert(
+        "route53:GetHostedZone".to_string(),
+        (1, "once per process: the zone's name and VPCs".to_string()),
+    );
     let scanned = sweep.report["records"]["scanned"].as_u64().unwrap_or(0) as usize;
     min.insert(
         "route53:ListResourceRecordSets".to_string(),
@@ -125,4 +132,17 @@ fn per_cluster(counts: &[usize], per: usize, listing: bool) -> (u64, String) {
         .collect::<Vec<_>>()
         .join(" + ");
     (calls, format!("Σ ⌈({list}) / {per}⌉ per cluster"))
+}
+
+/// The fewest Route 53 calls a task-stopped event can make in a warm process: the
+/// record sets at each name the task declares, a page of 300 at a time (at least
+/// one page a name), or the whole zone's pages when it declares none that ECS can
+/// show; and one change batch (its few records are far within the batch limits).
+pub(super) fn task_stopped_route53(sets_at_names: &[usize], zone_sets: usize) -> u64 {
+    let listing = if sets_at_names.is_empty() {
+        pages(zone_sets, R53_PAGE)
+    } else {
+        sets_at_names.iter().map(|&n| pages(n, R53_PAGE)).sum()
+    };
+    listing + 1
 }
