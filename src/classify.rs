@@ -187,28 +187,10 @@ fn relative_name<'a>(name: &'a str, apex: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::test_record_set as set;
 
     const APEX: &str = "sd.internal";
     const CID: &str = "3f2a9c0d1e4b5a6978877665544332211001122334455667788990aabbccddee";
-
-    fn set(
-        name: &str,
-        rtype: &str,
-        id: Option<&str>,
-        weight: Option<i64>,
-        values: &[&str],
-    ) -> RecordSet {
-        RecordSet {
-            name: name.to_string(),
-            rtype: rtype.to_string(),
-            set_identifier: id.map(String::from),
-            weight,
-            ttl: Some(60),
-            values: values.iter().map(|v| v.to_string()).collect(),
-            health_check_id: None,
-            special: None,
-        }
-    }
 
     fn host(s: &str) -> HostName {
         HostName::parse(s).unwrap()

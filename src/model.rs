@@ -304,6 +304,27 @@ pub struct TaskRef {
     pub cluster: String,
 }
 
+/// A record set for tests: TTL 60, no health check, no other routing policy.
+#[cfg(test)]
+pub(crate) fn test_record_set(
+    name: &str,
+    rtype: &str,
+    id: Option<&str>,
+    weight: Option<i64>,
+    values: &[&str],
+) -> RecordSet {
+    RecordSet {
+        name: name.to_string(),
+        rtype: rtype.to_string(),
+        set_identifier: id.map(String::from),
+        weight,
+        ttl: Some(60),
+        values: values.iter().map(|v| v.to_string()).collect(),
+        health_check_id: None,
+        special: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

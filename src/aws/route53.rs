@@ -283,25 +283,7 @@ pub fn to_sdk(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn set(
-        name: &str,
-        rtype: &str,
-        id: Option<&str>,
-        weight: Option<i64>,
-        values: &[&str],
-    ) -> RecordSet {
-        RecordSet {
-            name: name.to_string(),
-            rtype: rtype.to_string(),
-            set_identifier: id.map(String::from),
-            weight,
-            ttl: Some(60),
-            values: values.iter().map(|v| v.to_string()).collect(),
-            health_check_id: None,
-            special: None,
-        }
-    }
+    use crate::model::test_record_set as set;
 
     mod listing {
         use super::*;
