@@ -23,11 +23,14 @@
   They are added to ``moto.ec2.utils.filter_dict_attribute_mapping``.
 * Control API: ``set_instance_states`` sets an instance's state name and code
   and nothing else (``terminated`` terminates, as above), so a test can hold
-  an instance in ``shutting-down`` with its address.
+  an instance in ``shutting-down`` with its address; with ``launchTime`` it
+  sets ``LaunchTime`` (moto: the creation time), so a test can have an
+  instance that has been running for an hour.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from moto.ec2 import utils as ec2_utils
@@ -155,30 +158,50 @@ def find_instance(instance_id: str) -> Instance:
     raise ControlError(404, f"instance {instance_id!r} not found")
 
 
+def _launch_time(value: Any) -> datetime:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"launchTime must be epoch seconds (a number >= 0), not {value!r}")
+    return datetime.fromtimestamp(value, tz=timezone.utc).replace(tzinfo=None)
+
+
 def set_instance_states(entries: list[dict[str, Any]]) -> int:
     """Apply ``POST /_localaws/ec2/instances`` entries; all are validated first.
 
-    Only the state name and code change. ``terminated`` runs the (patched)
-    termination, so the address is released and hidden; a terminated instance
-    cannot change state again, as in EC2.
+    Only the state name and code change, and ``LaunchTime`` when an entry has
+    ``launchTime`` (epoch seconds: an instance that has run for a while).
+    ``terminated`` runs the (patched) termination, so the address is released
+    and hidden; a terminated instance cannot change state again, as in EC2.
     """
-    plan: list[tuple[Instance, str]] = []
+    plan: list[tuple[Instance, str | None, datetime | None]] = []
     planned: dict[str, str] = {}
     for entry in entries:
         if not isinstance(entry, dict):
             raise ValueError("each instance entry must be an object")
+        unknown = sorted(set(entry) - {"instanceId", "state", "launchTime"})
+        if unknown:
+            raise ValueError(f"unknown field(s) {', '.join(unknown)} (instanceId, state, launchTime)")
         instance_id, state = entry.get("instanceId"), entry.get("state")
         if not isinstance(instance_id, str) or not instance_id:
             raise ValueError("instanceId is required")
-        if state not in STATE_CODES:
+        if "state" not in entry and "launchTime" not in entry:
+            raise ValueError("each instance entry needs a state, a launchTime or both")
+        if "state" in entry and state not in STATE_CODES:
             raise ValueError(f"state must be one of {sorted(STATE_CODES)}, not {state!r}")
+        launched = _launch_time(entry["launchTime"]) if "launchTime" in entry else None
         instance = find_instance(instance_id)
         current = planned.get(instance.id, instance.state)
-        if current == "terminated" and state != "terminated":
-            raise ControlError(400, f"instance {instance.id} is terminated; a terminated instance cannot become {state!r}")
-        planned[instance.id] = state
-        plan.append((instance, state))
-    for instance, state in plan:
+        if state is not None:
+            if current == "terminated" and state != "terminated":
+                raise ControlError(
+                    400, f"instance {instance.id} is terminated; a terminated instance cannot become {state!r}"
+                )
+            planned[instance.id] = state
+        plan.append((instance, state, launched))
+    for instance, state, launched in plan:
+        if launched is not None:
+            instance.launch_time = launched
+        if state is None:
+            continue
         if state == "terminated":
             if instance.state != "terminated":
                 instance.terminate()

@@ -497,6 +497,24 @@ def test_control_instance_states(endpoint):
     assert control(endpoint, "POST", "ec2/instances", {"instances": [{"instanceId": iid, "state": "terminated"}]}) == {"updated": 1}
 
 
+def test_control_instance_launch_time(endpoint):
+    ec2 = client(endpoint, "ec2")
+    iid = make_instance(ec2)
+    an_hour_ago = time.time() - 3600
+    assert control(endpoint, "POST", "ec2/instances", {"instances": [{"instanceId": iid, "launchTime": an_hour_ago}]}) == {"updated": 1}
+    inst = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    assert abs(inst["LaunchTime"].timestamp() - an_hour_ago) < 2
+    assert inst["State"] == {"Code": 16, "Name": "running"}  # the state is untouched
+    # both at once; then bad entries change nothing
+    control(endpoint, "POST", "ec2/instances", {"instances": [{"instanceId": iid, "state": "stopped", "launchTime": 0}]})
+    inst = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    assert inst["State"]["Name"] == "stopped" and inst["LaunchTime"].timestamp() == 0
+    for bad in ({"instanceId": iid}, {"instanceId": iid, "launchTime": "yesterday"}, {"instanceId": iid, "launchTime": -1},
+                {"instanceId": iid, "launchTime": True}, {"instanceId": iid, "state": "running", "when": 1}):
+        control(endpoint, "POST", "ec2/instances", {"instances": [{"instanceId": iid, "state": "running"}, bad]}, expect=400)
+    assert ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"]["Name"] == "stopped"
+
+
 def test_two_vpcs_with_the_same_cidr(endpoint):
     """Staging and production, both 127.50.0.0/16, with an instance on the same address."""
     ec2 = client(endpoint, "ec2")
@@ -1284,6 +1302,25 @@ def sd_error(call, **kwargs):
     with pytest.raises(botocore.exceptions.ClientError) as info:
         call(**kwargs)
     return info.value.response
+
+
+def test_ecs_service_registries_and_task_group_round_trip(endpoint, ecs_setup):
+    """moto as is: CreateService keeps serviceRegistries, DescribeServices returns
+    them, and StartTask's group is the task's group (what a task-stopped event
+    follows to a Cloud Map service)."""
+    ecs, _, ci = ecs_setup
+    sd = sd_client(endpoint)
+    ns = sd_private_namespace(sd)
+    service_arn = sd.get_service(Id=sd_service(sd, ns, "calc"))["Service"]["Arn"]
+    registry = {"registryArn": service_arn, "containerName": "app", "containerPort": 8080}
+    created = ecs.create_service(cluster="web", serviceName="calc", taskDefinition="calc", desiredCount=0,
+                                 serviceRegistries=[registry])["service"]
+    assert created["serviceRegistries"] == [registry]
+    (described,) = ecs.describe_services(cluster="web", services=["calc"])["services"]
+    assert described["serviceRegistries"] == [registry]
+    (task,) = ecs.start_task(cluster="web", taskDefinition="calc", containerInstances=[ci],
+                             group="service:calc")["tasks"]
+    assert ecs.describe_tasks(cluster="web", tasks=[task["taskArn"]])["tasks"][0]["group"] == "service:calc"
 
 
 def test_cloudmap_requests_are_classified_and_counted(endpoint):
