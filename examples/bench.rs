@@ -24,7 +24,7 @@
 //! Then the zone's pages are walked once as the sweep walks them (`list_zone`)
 //! with nothing else running (a reference for the listing phase), the call
 //! counters are reset and ONE `ecs-dns-reaper sweep` runs (the release
-//! build, `RUST_LOG=info`, the SPEC's default health settings, under Lambda's
+//! build, `RUST_LOG=info`, the documented default health settings, under Lambda's
 //! open-file limit of 1,024), timed from spawn to exit, its peak RSS read by GNU
 //! time (or from /proc). The phases come from its `sweep summary` log line (the
 //! JSON object of its `summary=` field). Then the same binary is started ~10
@@ -119,10 +119,10 @@ struct Args {
     /// Distinct services (task definitions).
     #[arg(long, default_value_t = 20)]
     services: usize,
-    /// HEALTH_CHECK_TIMEOUT_MS for the sweep (SPEC default).
+    /// HEALTH_CHECK_TIMEOUT_MS for the sweep (the documented default).
     #[arg(long, default_value_t = 2000)]
     timeout_ms: u64,
-    /// HEALTH_CHECK_ATTEMPTS for the sweep (SPEC default).
+    /// HEALTH_CHECK_ATTEMPTS for the sweep (the documented default).
     #[arg(long, default_value_t = 3)]
     attempts: u32,
     /// Starts of the Lambda runtime timed for start-to-ready.
