@@ -22,7 +22,10 @@ pub enum ZoneSelector {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub zone: ZoneSelector,
+    /// `None`: only Cloud Map namespaces are swept.
+    pub zone: Option<ZoneSelector>,
+    /// `CLOUD_MAP_NAMESPACES`: names or `ns-…` ids, in the order given.
+    pub cloud_map_namespaces: Vec<String>,
     /// `ECS_CLUSTERS`; `None` sweeps every cluster of the account and region.
     pub clusters: Option<Vec<String>>,
     pub health: HealthSettings,
@@ -35,8 +38,8 @@ pub struct Config {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
-    #[error("neither HOSTED_ZONE_ID nor DNS_NAMESPACE is set: set one of them to the private hosted zone to sweep")]
-    NoZone,
+    #[error("none of HOSTED_ZONE_ID, DNS_NAMESPACE and CLOUD_MAP_NAMESPACES is set: set HOSTED_ZONE_ID or DNS_NAMESPACE to the private hosted zone to sweep, CLOUD_MAP_NAMESPACES to the Cloud Map namespaces, or both")]
+    NothingToSweep,
     #[error("{variable}={value:?} is invalid: {problem}")]
     Invalid {
         variable: &'static str,
@@ -57,12 +60,19 @@ impl Config {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
 
         let zone = match (get("HOSTED_ZONE_ID"), get("DNS_NAMESPACE")) {
-            (Some(id), _) => ZoneSelector::Id(parse_zone_id(&id)?),
-            (None, Some(ns)) => ZoneSelector::Namespace(parse_namespace(&ns)?),
-            (None, None) => return Err(ConfigError::NoZone),
+            (Some(id), _) => Some(ZoneSelector::Id(parse_zone_id(&id)?)),
+            (None, Some(ns)) => Some(ZoneSelector::Namespace(parse_namespace(&ns)?)),
+            (None, None) => None,
         };
+        let cloud_map_namespaces = get("CLOUD_MAP_NAMESPACES")
+            .map(|v| parse_list("CLOUD_MAP_NAMESPACES", &v, "namespace"))
+            .transpose()?
+            .unwrap_or_default();
+        if zone.is_none() && cloud_map_namespaces.is_empty() {
+            return Err(ConfigError::NothingToSweep);
+        }
         let clusters = get("ECS_CLUSTERS")
-            .map(|v| parse_clusters(&v))
+            .map(|v| parse_list("ECS_CLUSTERS", &v, "cluster name"))
             .transpose()?;
 
         let mode = match get("HEALTH_CHECK").as_deref().map(str::trim) {
@@ -86,6 +96,7 @@ impl Config {
 
         Ok(Config {
             zone,
+            cloud_map_namespaces,
             clusters,
             health: HealthSettings {
                 mode,
@@ -183,28 +194,29 @@ fn parse_namespace(raw: &str) -> Result<String, ConfigError> {
     Ok(ns)
 }
 
-fn parse_clusters(raw: &str) -> Result<Vec<String>, ConfigError> {
-    let mut clusters: Vec<String> = Vec::new();
+/// A comma-separated list of names (or ids, or ARNs), duplicates dropped.
+fn parse_list(variable: &'static str, raw: &str, what: &str) -> Result<Vec<String>, ConfigError> {
+    let mut items: Vec<String> = Vec::new();
     for item in raw.split(',').map(str::trim) {
         if item.is_empty() {
             return Err(invalid(
-                "ECS_CLUSTERS",
+                variable,
                 raw,
-                "empty cluster name in the comma-separated list",
+                format!("empty {what} in the comma-separated list"),
             ));
         }
         if item.chars().any(char::is_whitespace) {
             return Err(invalid(
-                "ECS_CLUSTERS",
+                variable,
                 raw,
-                format!("cluster name {item:?} contains white space"),
+                format!("{what} {item:?} contains white space"),
             ));
         }
-        if !clusters.iter().any(|c| c == item) {
-            clusters.push(item.to_string());
+        if !items.iter().any(|c| c == item) {
+            items.push(item.to_string());
         }
     }
-    Ok(clusters)
+    Ok(items)
 }
 
 fn parse_path(raw: Option<String>) -> Result<String, ConfigError> {
@@ -243,7 +255,7 @@ mod tests {
     #[test]
     fn defaults_match_the_spec() {
         let c = load(&[("HOSTED_ZONE_ID", "Z123")]).unwrap();
-        assert_eq!(c.zone, ZoneSelector::Id("Z123".into()));
+        assert_eq!(c.zone, Some(ZoneSelector::Id("Z123".into())));
         assert_eq!(c.clusters, None);
         assert_eq!(c.health.mode, CheckMode::Http { path: "/".into() });
         assert_eq!(c.health.timeout, Duration::from_millis(2000));
@@ -262,9 +274,22 @@ mod tests {
             ("DNS_NAMESPACE", "x.internal"),
         ])
         .unwrap();
-        assert_eq!(c.zone, ZoneSelector::Id("Z0ABC".into()));
+        assert_eq!(c.zone, Some(ZoneSelector::Id("Z0ABC".into())));
         let c = load(&[("HOSTED_ZONE_ID", ""), ("DNS_NAMESPACE", "SD.Internal.")]).unwrap();
-        assert_eq!(c.zone, ZoneSelector::Namespace("sd.internal".into()));
+        assert_eq!(c.zone, Some(ZoneSelector::Namespace("sd.internal".into())));
+    }
+
+    #[test]
+    fn cloud_map_namespaces_alone_are_enough() {
+        let c = load(&[("CLOUD_MAP_NAMESPACES", " ns-abc , web.local,ns-abc")]).unwrap();
+        assert_eq!(c.zone, None);
+        assert_eq!(c.cloud_map_namespaces, vec!["ns-abc", "web.local"]);
+        let both = load(&[("HOSTED_ZONE_ID", "Z1"), ("CLOUD_MAP_NAMESPACES", "ns-abc")]).unwrap();
+        assert_eq!(both.zone, Some(ZoneSelector::Id("Z1".into())));
+        assert!(load(&[("HOSTED_ZONE_ID", "Z1")])
+            .unwrap()
+            .cloud_map_namespaces
+            .is_empty());
     }
 
     #[test]
@@ -313,7 +338,14 @@ mod tests {
     fn bad_values_name_the_variable() {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[], "HOSTED_ZONE_ID"),
+            (&[], "DNS_NAMESPACE"),
+            (&[], "CLOUD_MAP_NAMESPACES"),
             (&[("HOSTED_ZONE_ID", " ")], "HOSTED_ZONE_ID"),
+            (&[("CLOUD_MAP_NAMESPACES", " , ")], "CLOUD_MAP_NAMESPACES"),
+            (
+                &[("CLOUD_MAP_NAMESPACES", "ns-1,,web")],
+                "CLOUD_MAP_NAMESPACES",
+            ),
             (&[("HOSTED_ZONE_ID", "Z1/x")], "HOSTED_ZONE_ID"),
             (&[("DNS_NAMESPACE", "bad..name")], "DNS_NAMESPACE"),
             (

@@ -24,6 +24,18 @@ pub struct EcsTaskStateChange {
     pub version: Option<u64>,
     #[serde(default)]
     pub containers: Vec<EcsContainerDetail>,
+    /// `service:<name>` for a task an ECS service started (`family:<name>` for a
+    /// standalone one): the service's `serviceRegistries` say where it is in
+    /// Cloud Map.
+    #[serde(default)]
+    pub group: Option<String>,
+}
+
+impl EcsTaskStateChange {
+    /// The ECS service that started the task, if one did.
+    pub fn ecs_service(&self) -> Option<&str> {
+        self.group.as_deref()?.strip_prefix("service:")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]

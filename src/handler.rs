@@ -1,6 +1,7 @@
 //! The handler: one JSON event in, one [`Report`] out. Both entry points (the Lambda
 //! runtime and the command line) call [`handle`] with [`Deps`] built once at start.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::retry::RetryConfig;
@@ -10,11 +11,12 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use crate::aws::route53::ZoneError;
-use crate::aws::{EstateApi, SdkAws, ZoneApi};
+use crate::aws::{Aws, SdkAws};
 use crate::config::{Config, ZoneSelector};
 use crate::decide::PlanSettings;
 use crate::events::{self, Action, EventError};
 use crate::flows::{self, Run};
+use crate::model::cloud_map::{Namespace, SweptNamespace};
 use crate::model::{ClusterScope, ZoneInfo};
 use crate::net::health::{CheckMode, HealthChecker, HealthError};
 use crate::report::{Report, Trigger};
@@ -24,13 +26,16 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
 
 /// Everything the handler needs, built once per process: the AWS clients (the SDK
 /// in production, a fake in the flows' unit tests), the health checker, the
-/// configuration, and what is looked up once (the zone id, the zone's VPCs).
+/// configuration, and what is looked up once (the zone id, the zone's VPCs, the
+/// Cloud Map namespaces and theirs).
 pub struct Deps<A = SdkAws> {
     pub aws: A,
     pub health: HealthChecker,
     pub config: Config,
     zone_id: OnceCell<String>,
     zone_info: OnceCell<ZoneInfo>,
+    /// Namespaces resolved so far, by their `CLOUD_MAP_NAMESPACES` entry.
+    namespaces: tokio::sync::Mutex<HashMap<String, SweptNamespace>>,
 }
 
 /// Errors that fail an invocation (exit status 1 on the command line, a function
@@ -107,7 +112,7 @@ impl Deps {
     }
 }
 
-impl<A: ZoneApi + EstateApi> Deps<A> {
+impl<A: Aws> Deps<A> {
     /// Dependencies around any implementation of the AWS seams.
     pub fn with_aws(aws: A, config: Config) -> Result<Self, HandlerError> {
         Ok(Deps {
@@ -116,13 +121,86 @@ impl<A: ZoneApi + EstateApi> Deps<A> {
             config,
             zone_id: OnceCell::new(),
             zone_info: OnceCell::new(),
+            namespaces: Default::default(),
+        })
+    }
+
+    /// Each `CLOUD_MAP_NAMESPACES` entry, resolved to its namespace and the VPCs
+    /// of the namespace's hosted zone (once per process), or why it cannot be.
+    pub(crate) async fn namespaces(&self) -> Vec<(String, Result<SweptNamespace, String>)> {
+        let mut cache = self.namespaces.lock().await;
+        let entries = &self.config.cloud_map_namespaces;
+        let listed = match entries.iter().all(|e| cache.contains_key(e)) {
+            true => Ok(Vec::new()),
+            false => self.aws.namespaces().await.map_err(|f| f.to_string()),
+        };
+        let mut resolved = Vec::new();
+        for entry in entries {
+            let namespace = match (cache.get(entry), &listed) {
+                (Some(known), _) => Ok(known.clone()),
+                (None, Err(why)) => Err(why.clone()),
+                (None, Ok(all)) => self.resolve(entry, all).await,
+            };
+            if let Ok(n) = &namespace {
+                cache.insert(entry.clone(), n.clone());
+            }
+            resolved.push((entry.clone(), namespace));
+        }
+        resolved
+    }
+
+    /// One entry: a `ns-…` id, or the name of exactly one namespace; a private
+    /// DNS namespace, whose hosted zone says which VPCs are evidence.
+    async fn resolve(&self, entry: &str, all: &[Namespace]) -> Result<SweptNamespace, String> {
+        let wanted = entry.trim_end_matches('.').to_ascii_lowercase();
+        let matching: Vec<&Namespace> = all
+            .iter()
+            .filter(|n| {
+                n.id == entry || n.name.trim_end_matches('.').to_ascii_lowercase() == wanted
+            })
+            .collect();
+        let namespace = match matching.as_slice() {
+            [] => {
+                return Err(format!(
+                    "CLOUD_MAP_NAMESPACES: no Cloud Map namespace has the name or id {entry:?}"
+                ))
+            }
+            [one] => (*one).clone(),
+            many => {
+                let ids: Vec<&str> = many.iter().map(|n| n.id.as_str()).collect();
+                return Err(format!(
+                    "CLOUD_MAP_NAMESPACES: {} namespaces are named {entry:?} ({}); name the one to sweep by its id",
+                    ids.len(),
+                    ids.join(", ")
+                ));
+            }
+        };
+        if namespace.kind != "DNS_PRIVATE" {
+            return Err(format!(
+                "CLOUD_MAP_NAMESPACES: {entry:?} is a {} namespace; only private DNS namespaces are swept",
+                namespace.kind
+            ));
+        }
+        let Some(zone) = namespace.hosted_zone_id.as_deref() else {
+            return Err(format!(
+                "Cloud Map namespace {} reports no hosted zone",
+                namespace.id
+            ));
+        };
+        let info = self.aws.zone_info(zone).await.map_err(|e| e.to_string())?;
+        Ok(SweptNamespace {
+            namespace,
+            vpcs: info.vpcs,
         })
     }
 
     /// The zone id (configured, or looked up by name once per process), and the
     /// zone's name and VPCs (read once per process).
     pub(crate) async fn zone(&self) -> Result<(String, ZoneInfo), ZoneError> {
-        let id = match &self.config.zone {
+        let Some(selector) = &self.config.zone else {
+            return Err(ZoneError::NotConfigured);
+        };
+        let id = match selector {
             ZoneSelector::Id(id) => id.clone(),
             ZoneSelector::Namespace(ns) => self
                 .zone_id
@@ -140,7 +218,7 @@ impl<A: ZoneApi + EstateApi> Deps<A> {
 
     /// The zone id when it is known without a lookup.
     fn configured_zone_id(&self) -> Option<String> {
-        match &self.config.zone {
+        match self.config.zone.as_ref()? {
             ZoneSelector::Id(id) => Some(id.clone()),
             ZoneSelector::Namespace(_) => self.zone_id.get().cloned(),
         }
@@ -162,16 +240,20 @@ impl<A: ZoneApi + EstateApi> Deps<A> {
         }
     }
 
-    /// An empty report that already shows the configured guard limit.
+    /// An empty report that already shows the configured guard limit, and a
+    /// `cloud_map` list when namespaces are configured.
     pub(crate) fn report(&self, trigger: Trigger, dry_run: bool) -> Report {
         let mut report = Report::new(trigger, dry_run, None);
         report.guard.limit_percent = self.config.max_delete_percent;
+        if !self.config.cloud_map_namespaces.is_empty() {
+            report.cloud_map = Some(Vec::new());
+        }
         report
     }
 }
 
 /// Handles one event.
-pub async fn handle<A: ZoneApi + EstateApi>(
+pub async fn handle<A: Aws>(
     deps: &Deps<A>,
     event: &Value,
     invocation: Invocation,

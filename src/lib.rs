@@ -1,16 +1,20 @@
 //! `ecs-dns-reaper`: deletes stale ECS service-discovery records from a Route 53
-//! private hosted zone.
+//! private hosted zone, and deregisters stale instances from AWS Cloud Map
+//! namespaces.
 //!
 //! # Layout
 //!
 //! - [`model`] and [`names`]: plain data — record sets, instances, tasks, EC2 host
-//!   names, container ids. [`classify`] says which record sets are owned.
+//!   names, container ids; [`model::cloud_map`] namespaces, services and their
+//!   registered instances. [`classify`] says which record sets are owned.
 //! - [`decide`]: the decision core. Plain data in, one decision with one reason per
-//!   record out; the safety rules as named policies. No I/O.
-//! - [`aws`]: every AWS SDK call, turning answers into plain data, behind two
-//!   narrow seams ([`aws::ZoneApi`], [`aws::EstateApi`]). No decisions.
+//!   record (or Cloud Map instance) out; the safety rules as named policies. No I/O.
+//! - [`aws`]: every AWS SDK call, turning answers into plain data, behind three
+//!   narrow seams ([`aws::ZoneApi`], [`aws::EstateApi`], [`aws::RegistryApi`]).
+//!   No decisions.
 //! - [`net::health`]: the health checker (real sockets).
-//! - [`flows`]: one per event kind — read, decide, write.
+//! - [`flows`]: one per event kind — read, decide, write; a sweep covers the zone
+//!   and each Cloud Map namespace.
 //! - [`report`]: the report built from the plan and the write outcomes; its log
 //!   lines and metrics.
 //! - [`events`] says what an incoming event asks for, [`config`] reads the

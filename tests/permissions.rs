@@ -1,8 +1,9 @@
 //! Least privilege, checked: the IAM actions `template.yaml` grants the function
 //! are exactly the AWS operations the code can call, plus the few that Lambda
-//! itself needs ([`PLATFORM_ACTIONS`]); and every setting of the
-//! README's configuration table is in the function's environment, fed by a
-//! parameter with its documented default.
+//! itself needs ([`PLATFORM_ACTIONS`], in their own policy) and the few that AWS
+//! Cloud Map checks on the caller while it carries out a call the code makes
+//! ([`CALLER_ACTIONS`]); and every setting of the README's configuration table is
+//! in the function's environment, fed by a parameter with its documented default.
 //!
 //! The calls are found in the source, not listed here: every `.<name>()` in
 //! `src/**/*.rs` (comments and string literals left out) whose `<name>` is an
@@ -22,8 +23,15 @@ use std::process::Command;
 
 use serde_json::Value;
 
+/// The role's policy that holds [`PLATFORM_ACTIONS`], and nothing else.
+const PLATFORM_POLICY: &str = "lambda-platform";
+
 /// Actions the function's role needs that no code calls: Lambda uses the
-/// execution role for them on the function's behalf.
+/// execution role for them on the function's behalf. They live in the
+/// [`PLATFORM_POLICY`]. An action that is also a code call
+/// (`ec2:DescribeNetworkInterfaces`: Cloud Map mode reads the namespace's network
+/// interfaces) is granted to the code in its own statement as well, so the
+/// code's permissions never lean on Lambda's.
 const PLATFORM_ACTIONS: &[(&str, &str)] = &[
     (
         "logs:CreateLogStream",
@@ -63,13 +71,42 @@ const PLATFORM_ACTIONS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Calls the scanner must find, or it is broken: the core of every sweep.
+/// Actions no code calls that AWS Cloud Map checks on the caller while it carries
+/// out a call the code makes: (action, that call, why). Sources: the "AWS Cloud
+/// Map API permissions reference"
+/// (<https://docs.aws.amazon.com/cloud-map/latest/dg/cloud-map-api-permissions-ref.html>).
+/// Each is granted only while the code makes its call.
+const CALLER_ACTIONS: &[(&str, &str, &str)] = &[
+    (
+        "route53:GetHealthCheck",
+        "servicediscovery:DeregisterInstance",
+        "Cloud Map removes the Route 53 health check of an instance of a service with \
+         HealthCheckConfig, with the caller's permissions",
+    ),
+    (
+        "route53:UpdateHealthCheck",
+        "servicediscovery:DeregisterInstance",
+        "Cloud Map removes the Route 53 health check of an instance of a service with \
+         HealthCheckConfig, with the caller's permissions",
+    ),
+    (
+        "route53:DeleteHealthCheck",
+        "servicediscovery:DeregisterInstance",
+        "Cloud Map removes the Route 53 health check of an instance of a service with \
+         HealthCheckConfig, with the caller's permissions",
+    ),
+];
+
+/// Calls the scanner must find, or it is broken: the core of every sweep (of a
+/// zone, and of a Cloud Map namespace).
 const CORE_CALLS: &[&str] = &[
     "route53:ListResourceRecordSets",
     "route53:ChangeResourceRecordSets",
     "ecs:ListTasks",
     "ecs:DescribeTasks",
     "ec2:DescribeInstances",
+    "servicediscovery:ListInstances",
+    "servicediscovery:DeregisterInstance",
 ];
 
 /// The README's configuration table: every variable and its default (`None`: no default, the parameter's
@@ -77,6 +114,7 @@ const CORE_CALLS: &[&str] = &[
 const DOCUMENTED_SETTINGS: &[(&str, Option<&str>)] = &[
     ("HOSTED_ZONE_ID", None),
     ("DNS_NAMESPACE", None),
+    ("CLOUD_MAP_NAMESPACES", None),
     ("ECS_CLUSTERS", None),
     ("HEALTH_CHECK", Some("http")),
     ("HEALTH_CHECK_PATH", Some("/")),
@@ -90,11 +128,86 @@ const DOCUMENTED_SETTINGS: &[(&str, Option<&str>)] = &[
 ];
 
 /// Granted only under a template condition that depends on this parameter: the
-/// code calls the action only in that configuration.
+/// code calls the action only in that configuration (grants of the
+/// [`PLATFORM_POLICY`] aside: Lambda needs those whatever the configuration).
 const CONDITIONAL_ACTIONS: &[(&str, &str)] = &[
     ("ecs:StopTask", "StopUnhealthyTasks"),
     ("route53:ListHostedZonesByName", "DnsNamespace"),
     ("ecs:ListClusters", "EcsClusters"),
+    // The zone's records and the container instances behind them: only when a
+    // zone is swept (not with Cloud Map alone).
+    ("route53:ListResourceRecordSets", "HostedZoneId"),
+    ("route53:ChangeResourceRecordSets", "HostedZoneId"),
+    ("ecs:ListContainerInstances", "HostedZoneId"),
+    ("ecs:DescribeContainerInstances", "HostedZoneId"),
+    ("ecs:ListTasks", "HostedZoneId"),
+    ("ecs:DescribeTaskDefinition", "HostedZoneId"),
+    // Cloud Map mode.
+    ("servicediscovery:ListNamespaces", "CloudMapNamespaces"),
+    ("servicediscovery:ListServices", "CloudMapNamespaces"),
+    ("servicediscovery:GetService", "CloudMapNamespaces"),
+    ("servicediscovery:ListInstances", "CloudMapNamespaces"),
+    ("servicediscovery:GetInstance", "CloudMapNamespaces"),
+    (
+        "servicediscovery:GetInstancesHealthStatus",
+        "CloudMapNamespaces",
+    ),
+    ("servicediscovery:DeregisterInstance", "CloudMapNamespaces"),
+    ("servicediscovery:GetOperation", "CloudMapNamespaces"),
+    (
+        "servicediscovery:UpdateInstanceCustomHealthStatus",
+        "CloudMapNamespaces",
+    ),
+    ("route53:GetHealthCheck", "CloudMapNamespaces"),
+    ("route53:UpdateHealthCheck", "CloudMapNamespaces"),
+    ("route53:DeleteHealthCheck", "CloudMapNamespaces"),
+    ("ec2:DescribeNetworkInterfaces", "CloudMapNamespaces"),
+    ("ecs:DescribeClusters", "CloudMapNamespaces"),
+    ("ecs:DescribeServices", "CloudMapNamespaces"),
+];
+
+/// Actions with resource-level permissions, granted only on resources whose ARN
+/// contains each of these parts (never on "*").
+const SCOPED_ACTIONS: &[(&str, &[&str])] = &[
+    (
+        "route53:ListResourceRecordSets",
+        &[":route53:::hostedzone/"],
+    ),
+    (
+        "route53:ChangeResourceRecordSets",
+        &[":route53:::hostedzone/"],
+    ),
+    ("route53:GetHostedZone", &[":route53:::hostedzone/"]),
+    ("route53:GetHealthCheck", &[":route53:::healthcheck/"]),
+    ("route53:UpdateHealthCheck", &[":route53:::healthcheck/"]),
+    ("route53:DeleteHealthCheck", &[":route53:::healthcheck/"]),
+    (
+        "servicediscovery:GetService",
+        &[":servicediscovery:", ":service/"],
+    ),
+    (
+        "servicediscovery:ListInstances",
+        &[":servicediscovery:", ":service/"],
+    ),
+    (
+        "servicediscovery:GetInstance",
+        &[":servicediscovery:", ":service/"],
+    ),
+    (
+        "servicediscovery:GetInstancesHealthStatus",
+        &[":servicediscovery:", ":service/"],
+    ),
+    (
+        "servicediscovery:DeregisterInstance",
+        &[":servicediscovery:", ":service/"],
+    ),
+    (
+        "servicediscovery:UpdateInstanceCustomHealthStatus",
+        &[":servicediscovery:", ":service/"],
+    ),
+    ("servicediscovery:GetOperation", &[":servicediscovery:"]),
+    ("ecs:DescribeClusters", &[":ecs:", ":cluster/"]),
+    ("ecs:DescribeServices", &[":ecs:", ":service/"]),
 ];
 
 fn repo() -> PathBuf {
@@ -383,7 +496,12 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn code_calls() -> BTreeMap<String, BTreeSet<String>> {
     let sdks = sdk_crates();
     let names: Vec<&str> = sdks.iter().map(|s| s.name.as_str()).collect();
-    for expected in ["aws-sdk-route53", "aws-sdk-ecs", "aws-sdk-ec2"] {
+    for expected in [
+        "aws-sdk-route53",
+        "aws-sdk-ecs",
+        "aws-sdk-ec2",
+        "aws-sdk-servicediscovery",
+    ] {
         assert!(
             names.contains(&expected),
             "cargo metadata lists no {expected} among the dependencies: {names:?}"
@@ -500,9 +618,17 @@ fn items(value: &Value, under: &[String]) -> Vec<(Value, Vec<String>)> {
 /// One `Allow` of one action.
 #[derive(Debug, Clone)]
 struct Grant {
+    /// The inline policy's name (or the logical id of a policy resource).
+    policy: String,
     sid: String,
     conditions: Vec<String>,
     resource: Value,
+}
+
+impl Grant {
+    fn is_platform(&self) -> bool {
+        self.policy == PLATFORM_POLICY
+    }
 }
 
 struct Role {
@@ -547,9 +673,17 @@ fn role_grants(template: &Value) -> Role {
     );
 
     // Inline policies, and any policy resource attached to the role.
-    let mut documents: Vec<(Value, Vec<String>)> = Vec::new();
+    let mut documents: Vec<(Value, Vec<String>, String)> = Vec::new();
     for (policy, path) in items(&role["Properties"]["Policies"], &[]) {
-        documents.extend(branches(&policy["PolicyDocument"], &path));
+        let name = policy["PolicyName"]
+            .as_str()
+            .expect("an inline policy's PolicyName is a string")
+            .to_string();
+        documents.extend(
+            branches(&policy["PolicyDocument"], &path)
+                .into_iter()
+                .map(|(d, p)| (d, p, name.clone())),
+        );
     }
     let role_ref = serde_json::json!({ "Ref": role_id });
     for (id, resource) in resources {
@@ -566,13 +700,17 @@ fn role_grants(template: &Value) -> Role {
             "{id}: no managed policies on the function's role"
         );
         if attached {
-            documents.extend(branches(&resource["Properties"]["PolicyDocument"], &[]));
+            documents.extend(
+                branches(&resource["Properties"]["PolicyDocument"], &[])
+                    .into_iter()
+                    .map(|(d, p)| (d, p, id.clone())),
+            );
         }
     }
     assert!(!documents.is_empty(), "{role_id} has no policy");
 
     let mut grants: BTreeMap<String, Vec<Grant>> = BTreeMap::new();
-    for (document, path) in documents {
+    for (document, path, policy) in documents {
         for (statement, path) in items(&document["Statement"], &path) {
             let sid = statement["Sid"].as_str().unwrap_or("(no Sid)").to_string();
             assert!(
@@ -592,6 +730,7 @@ fn role_grants(template: &Value) -> Role {
                     "{sid}: `{action}`: name every action, no wildcards"
                 );
                 grants.entry(action).or_default().push(Grant {
+                    policy: policy.clone(),
                     sid: sid.clone(),
                     conditions,
                     resource: statement["Resource"].clone(),
@@ -655,40 +794,71 @@ fn the_role_grants_exactly_what_the_code_calls() {
     }
 
     let called = lower(calls.keys());
-    let granted = lower(role.grants.keys());
+    // What the role grants the code (every policy but Lambda's), and Lambda.
+    let granted_to_code = lower(
+        role.grants
+            .iter()
+            .filter(|(_, grants)| grants.iter().any(|g| !g.is_platform()))
+            .map(|(a, _)| a),
+    );
+    let granted_to_platform = lower(
+        role.grants
+            .iter()
+            .filter(|(_, grants)| grants.iter().any(Grant::is_platform))
+            .map(|(a, _)| a),
+    );
     let platform = lower(PLATFORM_ACTIONS.iter().map(|(a, _)| a));
+    let on_behalf = lower(CALLER_ACTIONS.iter().map(|(a, _, _)| a));
 
     let missing: Vec<String> = called
         .iter()
-        .filter(|(k, _)| !granted.contains_key(*k))
-        .map(|(_, a)| {
+        .filter(|(k, _)| !granted_to_code.contains_key(*k))
+        .map(|(k, a)| {
             format!(
-                "{a} (called at {})",
-                calls[a].iter().cloned().collect::<Vec<_>>().join(", ")
+                "{a} (called at {}){}",
+                calls[a].iter().cloned().collect::<Vec<_>>().join(", "),
+                if granted_to_platform.contains_key(k) {
+                    format!("; granted only in {PLATFORM_POLICY}, which is Lambda's")
+                } else {
+                    String::new()
+                }
             )
         })
         .collect();
     assert!(
         missing.is_empty(),
-        "the code calls operations template.yaml does not grant ({}): {missing:#?}",
+        "the code calls operations template.yaml does not grant it ({}): {missing:#?}",
         role.logical_id
     );
 
-    let extra: Vec<&String> = granted
+    let extra: Vec<&String> = granted_to_code
         .iter()
-        .filter(|(k, _)| !called.contains_key(*k) && !platform.contains_key(*k))
+        .filter(|(k, _)| !called.contains_key(*k) && !on_behalf.contains_key(*k))
         .map(|(_, a)| a)
         .collect();
     assert!(
         extra.is_empty(),
         "template.yaml grants actions no code calls ({}): {extra:?}; remove them, or, if \
-         Lambda itself needs one, add it to PLATFORM_ACTIONS with the reason",
+         Lambda itself needs one, move it to {PLATFORM_POLICY} and PLATFORM_ACTIONS with the \
+         reason, or, if a service checks it on the caller for a call the code makes, add it \
+         to CALLER_ACTIONS",
         role.logical_id
+    );
+
+    let foreign_in_platform: Vec<&String> = granted_to_platform
+        .iter()
+        .filter(|(k, _)| !platform.contains_key(*k))
+        .map(|(_, a)| a)
+        .collect();
+    assert!(
+        foreign_in_platform.is_empty(),
+        "{PLATFORM_POLICY} grants actions that are not in PLATFORM_ACTIONS: \
+         {foreign_in_platform:?}; grant what the code calls in a policy of its own"
     );
 
     let unused_platform: Vec<&str> = PLATFORM_ACTIONS
         .iter()
-        .filter(|(a, _)| !granted.contains_key(&a.to_ascii_lowercase()))
+        .filter(|(a, _)| !granted_to_platform.contains_key(&a.to_ascii_lowercase()))
         .map(|(a, why)| {
             println!("not granted: {a} ({why})");
             *a
@@ -696,9 +866,21 @@ fn the_role_grants_exactly_what_the_code_calls() {
         .collect();
     assert!(
         unused_platform.is_empty(),
-        "PLATFORM_ACTIONS lists actions the role does not grant: {unused_platform:?}; \
+        "PLATFORM_ACTIONS lists actions {PLATFORM_POLICY} does not grant: {unused_platform:?}; \
          drop them from the list if the function no longer needs them"
     );
+
+    for (action, needed_by, why) in CALLER_ACTIONS {
+        assert!(
+            called.contains_key(&needed_by.to_ascii_lowercase()),
+            "CALLER_ACTIONS: {action} is there for {needed_by} ({why}), which the code no \
+             longer calls: drop it from the list and from template.yaml"
+        );
+        assert!(
+            granted_to_code.contains_key(&action.to_ascii_lowercase()),
+            "{action} is not granted, and {needed_by} needs it: {why}"
+        );
+    }
 }
 
 #[test]
@@ -739,17 +921,39 @@ fn writes_and_optional_calls_are_scoped() {
         );
     }
 
+    // Actions with resource-level permissions: on their resources, never "*".
+    for (action, parts) in SCOPED_ACTIONS {
+        for grant in role.grants.get(*action).into_iter().flatten() {
+            for (resource, _) in items(&grant.resource, &[]) {
+                let text = resource.to_string();
+                assert!(
+                    parts.iter().all(|part| text.contains(part)),
+                    "{}: {action} on {resource}: grant it on resources whose ARN has {parts:?}",
+                    grant.sid
+                );
+            }
+        }
+    }
+
     // Actions the code calls only in some configurations are granted only then.
     for (action, parameter) in CONDITIONAL_ACTIONS {
-        let grants = role.grants.get(*action).cloned().unwrap_or_default();
-        assert!(!grants.is_empty(), "{action} is not granted at all");
+        let grants: Vec<Grant> = role
+            .grants
+            .get(*action)
+            .into_iter()
+            .flatten()
+            .filter(|g| !g.is_platform())
+            .cloned()
+            .collect();
+        assert!(
+            !grants.is_empty(),
+            "{action} is not granted (outside {PLATFORM_POLICY})"
+        );
         for grant in grants {
-            let tied = grant.conditions.iter().any(|c| {
-                let name = c.trim_start_matches('!');
-                conditions[name]
-                    .to_string()
-                    .contains(&serde_json::json!({ "Ref": parameter }).to_string())
-            });
+            let tied = grant
+                .conditions
+                .iter()
+                .any(|c| condition_refers_to(conditions, c.trim_start_matches('!'), parameter));
             assert!(
                 tied,
                 "{}: {action} must be granted only under a condition on {parameter} (is under {:?})",
@@ -757,6 +961,26 @@ fn writes_and_optional_calls_are_scoped() {
             );
         }
     }
+}
+
+/// Whether template condition `name` depends on `parameter`, directly or through
+/// the conditions it names.
+fn condition_refers_to(conditions: &Value, name: &str, parameter: &str) -> bool {
+    fn walk(conditions: &Value, value: &Value, parameter: &str, depth: usize) -> bool {
+        assert!(depth < 20, "template conditions nest too deep (a cycle?)");
+        match value {
+            Value::Object(map) => map.iter().any(|(key, v)| match (key.as_str(), v) {
+                ("Ref", Value::String(p)) => p == parameter,
+                ("Condition", Value::String(c)) => {
+                    walk(conditions, &conditions[c.as_str()], parameter, depth + 1)
+                }
+                _ => walk(conditions, v, parameter, depth),
+            }),
+            Value::Array(list) => list.iter().any(|v| walk(conditions, v, parameter, depth)),
+            _ => false,
+        }
+    }
+    walk(conditions, &conditions[name], parameter, 0)
 }
 
 /// The `Condition` block of the statement a grant came from.

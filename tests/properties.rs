@@ -329,7 +329,7 @@ proptest! {
                 Just("HOSTED_ZONE_ID"), Just("DNS_NAMESPACE"), Just("ECS_CLUSTERS"), Just("HEALTH_CHECK"),
                 Just("HEALTH_CHECK_PATH"), Just("HEALTH_CHECK_TIMEOUT_MS"), Just("HEALTH_CHECK_ATTEMPTS"),
                 Just("STARTUP_GRACE_SECONDS"), Just("MAX_DELETE_PERCENT"), Just("KEEP_LAST_RECORD"),
-                Just("DRY_RUN"), Just("STOP_UNHEALTHY_TASKS"),
+                Just("DRY_RUN"), Just("STOP_UNHEALTHY_TASKS"), Just("CLOUD_MAP_NAMESPACES"),
             ],
             "\\PC{0,12}",
             0..8,
@@ -338,7 +338,11 @@ proptest! {
         let map: HashMap<&str, String> = vars.into_iter().collect();
         match Config::from_lookup(|k| map.get(k).cloned()) {
             Ok(_) => {}
-            Err(ConfigError::NoZone) => prop_assert!(map.get("HOSTED_ZONE_ID").is_none_or(|v| v.trim().is_empty())),
+            Err(ConfigError::NothingToSweep) => {
+                for variable in ["HOSTED_ZONE_ID", "DNS_NAMESPACE", "CLOUD_MAP_NAMESPACES"] {
+                    prop_assert!(map.get(variable).is_none_or(|v| v.trim().is_empty()), "{variable}");
+                }
+            }
             Err(ConfigError::Invalid { variable, .. }) => prop_assert!(map.contains_key(variable)),
         }
     }

@@ -1,6 +1,7 @@
 //! The EC2 edge: DescribeInstances, paginated, into [`Ec2Instance`]s.
 
 use std::net::Ipv4Addr;
+use std::time::SystemTime;
 
 use super::{failure, paginate};
 use crate::model::{Ec2Instance, InstanceState, ReadFailure};
@@ -55,6 +56,7 @@ pub async fn describe_instances(
                     private_ip: i.private_ip_address().and_then(|ip| ip.parse().ok()),
                     private_dns: i.private_dns_name().and_then(HostName::parse),
                     vpc_id: i.vpc_id().filter(|v| !v.is_empty()).map(String::from),
+                    launched_at: i.launch_time().and_then(|t| SystemTime::try_from(*t).ok()),
                 })
             })
             .collect();

@@ -1,20 +1,27 @@
 //! The AWS edges: every `aws_sdk_*` import lives under this module, and nothing
 //! here decides anything. Each edge turns API answers into the plain types of
-//! [`crate::model`]; [`SdkAws`] puts them behind the two seams the flows use,
-//! [`ZoneApi`] (Route 53) and [`EstateApi`] (ECS and EC2), so that the flows' own
-//! logic is tested against an in-memory fake.
+//! [`crate::model`]; [`SdkAws`] puts them behind the three seams the flows use,
+//! [`ZoneApi`] (Route 53), [`EstateApi`] (ECS and EC2) and [`RegistryApi`] (Cloud
+//! Map, and what ECS and EC2 say of its instances), so that the flows' own logic
+//! is tested against an in-memory fake.
 
 pub mod changes;
+pub mod cloud_map;
 pub mod ec2;
 pub mod ecs;
+pub mod evidence;
 pub mod route53;
 mod sdk;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use aws_sdk_ec2::error::DisplayErrorContext;
 use tokio::time::Instant;
 
+use crate::model::cloud_map::{
+    CloudMapService, HealthStatus, Namespace, Registration, RegistryEvidence, RegistryListing,
+};
 use crate::model::{
     ClusterScope, Ec2Instance, Inventory, ReadFailure, RecordSet, Task, TaskDefinition, TaskRef,
     WriteOutcome, ZoneInfo,
@@ -82,6 +89,57 @@ pub trait EstateApi: Sync {
         tasks: &[TaskRef],
     ) -> impl Future<Output = (Vec<String>, Vec<String>)> + Send;
 }
+
+/// AWS Cloud Map, and what ECS and EC2 say about its instances, as the flows use them.
+pub trait RegistryApi: Sync {
+    /// Every namespace of the account and Region.
+    fn namespaces(&self) -> impl Future<Output = Result<Vec<Namespace>, ReadFailure>> + Send;
+    /// A namespace's services, their instances and custom health statuses.
+    fn registry(&self, namespace_id: &str) -> impl Future<Output = RegistryListing> + Send;
+    /// ECS's tasks (task ids by `ECS_CLUSTER_NAME`), EC2's instances and the
+    /// addresses of the network interfaces in `vpcs`.
+    fn registry_evidence(
+        &self,
+        tasks: &BTreeMap<String, Vec<String>>,
+        vpcs: &BTreeSet<String>,
+    ) -> impl Future<Output = RegistryEvidence> + Send;
+    /// Deregisters one instance and follows the operation to its end (or `stop_at`).
+    fn deregister(
+        &self,
+        service_id: &str,
+        instance_id: &str,
+        stop_at: Option<Instant>,
+    ) -> impl Future<Output = WriteOutcome> + Send;
+    /// Sets an instance's custom health status.
+    fn set_health(
+        &self,
+        service_id: &str,
+        instance_id: &str,
+        status: HealthStatus,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+    /// The Cloud Map service ids an ECS service registers its tasks into.
+    fn service_registries(
+        &self,
+        cluster: &str,
+        ecs_service: &str,
+    ) -> impl Future<Output = Result<Vec<String>, ReadFailure>> + Send;
+    /// A Cloud Map service and its namespace id (`None`: Cloud Map does not know it).
+    fn cloud_map_service(
+        &self,
+        service_id: &str,
+    ) -> impl Future<Output = Result<Option<(String, CloudMapService)>, ReadFailure>> + Send;
+    /// One registered instance (`None`: not registered).
+    fn registration(
+        &self,
+        service_id: &str,
+        instance_id: &str,
+    ) -> impl Future<Output = Result<Option<Registration>, ReadFailure>> + Send;
+}
+
+/// All three seams: what the handler and the flows take.
+pub trait Aws: ZoneApi + EstateApi + RegistryApi {}
+
+impl<T: ZoneApi + EstateApi + RegistryApi> Aws for T {}
 
 pub(crate) fn failure<E: std::error::Error>(call: impl Into<String>, err: E) -> ReadFailure {
     ReadFailure {

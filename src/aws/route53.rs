@@ -35,6 +35,8 @@ pub enum ZoneError {
     },
     #[error("hosted zone {0} has no name")]
     NoApex(String),
+    #[error("no hosted zone is configured (HOSTED_ZONE_ID or DNS_NAMESPACE)")]
+    NotConfigured,
 }
 
 impl ZoneError {

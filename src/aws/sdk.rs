@@ -1,6 +1,6 @@
 //! [`SdkAws`]: the real clients behind the seams, built once per process.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_ecs::types::DesiredStatus;
@@ -14,19 +14,23 @@ use super::ecs::{
     stop_tasks,
 };
 use super::route53::{find_zone_by_name, list_name, list_zone, zone_info, Listing, ZoneError};
-use super::{EstateApi, ZoneApi};
+use super::{cloud_map, evidence, EstateApi, RegistryApi, ZoneApi};
+use crate::model::cloud_map::{
+    CloudMapService, HealthStatus, Namespace, Registration, RegistryEvidence, RegistryListing,
+};
 use crate::model::{
     ClusterScope, Ec2Instance, Inventory, ReadFailure, RecordSet, Task, TaskDefinition, TaskRef,
     WriteOutcome, ZoneInfo,
 };
 
-/// The Route 53, ECS and EC2 clients, and the task definitions described so far
+/// The Route 53, ECS, EC2 and Cloud Map clients, and the task definitions described so far
 /// (they are immutable: described once per process).
 #[derive(Debug, Clone)]
 pub struct SdkAws {
     pub route53: aws_sdk_route53::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub ec2: aws_sdk_ec2::Client,
+    pub servicediscovery: aws_sdk_servicediscovery::Client,
     definitions: Arc<Mutex<HashMap<String, TaskDefinition>>>,
 }
 
@@ -36,6 +40,7 @@ impl SdkAws {
             route53: aws_sdk_route53::Client::new(sdk),
             ecs: aws_sdk_ecs::Client::new(sdk),
             ec2: aws_sdk_ec2::Client::new(sdk),
+            servicediscovery: aws_sdk_servicediscovery::Client::new(sdk),
             definitions: Arc::default(),
         }
     }
@@ -75,6 +80,65 @@ impl ZoneApi for SdkAws {
         stop_at: Option<Instant>,
     ) -> Vec<WriteOutcome> {
         delete_records(&self.route53, zone_id, sets, stop_at).await
+    }
+}
+
+impl RegistryApi for SdkAws {
+    async fn namespaces(&self) -> Result<Vec<Namespace>, ReadFailure> {
+        cloud_map::list_namespaces(&self.servicediscovery).await
+    }
+
+    async fn registry(&self, namespace_id: &str) -> RegistryListing {
+        cloud_map::list_registry(&self.servicediscovery, namespace_id).await
+    }
+
+    async fn registry_evidence(
+        &self,
+        tasks: &BTreeMap<String, Vec<String>>,
+        vpcs: &BTreeSet<String>,
+    ) -> RegistryEvidence {
+        evidence::read_evidence(&self.ecs, &self.ec2, tasks, vpcs).await
+    }
+
+    async fn deregister(
+        &self,
+        service_id: &str,
+        instance_id: &str,
+        stop_at: Option<Instant>,
+    ) -> WriteOutcome {
+        cloud_map::deregister(&self.servicediscovery, service_id, instance_id, stop_at).await
+    }
+
+    async fn set_health(
+        &self,
+        service_id: &str,
+        instance_id: &str,
+        status: HealthStatus,
+    ) -> Result<(), String> {
+        cloud_map::set_health(&self.servicediscovery, service_id, instance_id, status).await
+    }
+
+    async fn service_registries(
+        &self,
+        cluster: &str,
+        ecs_service: &str,
+    ) -> Result<Vec<String>, ReadFailure> {
+        evidence::service_registries(&self.ecs, cluster, ecs_service).await
+    }
+
+    async fn cloud_map_service(
+        &self,
+        service_id: &str,
+    ) -> Result<Option<(String, CloudMapService)>, ReadFailure> {
+        cloud_map::service(&self.servicediscovery, service_id).await
+    }
+
+    async fn registration(
+        &self,
+        service_id: &str,
+        instance_id: &str,
+    ) -> Result<Option<Registration>, ReadFailure> {
+        cloud_map::instance(&self.servicediscovery, service_id, instance_id).await
     }
 }
 

@@ -92,7 +92,7 @@ pub fn decide_instance_gone(
         .iter()
         .filter(|r| targets_gone(r) && holder_is_gone(r))
         .map(|record| Planned {
-            record: record.clone(),
+            item: record.clone(),
             target: plain_target(record),
             decision: Decision::Delete(DeleteReason::InstanceGone),
             task: None,

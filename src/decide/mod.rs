@@ -8,10 +8,13 @@
 //!   (mass-deletion guard, incomplete inventory, last-record protection); each may
 //!   only turn a deletion into a hold.
 //! - [`task_stopped`] and [`instance_gone`]: what an event's re-check decides.
+//! - [`cloud_map`]: the same for the instances of a Cloud Map namespace, with the
+//!   same reasons and policies.
 //! - [`estate`] indexes the inventory by what records name; [`backing`] says which
 //!   running task backs a record and on which port.
 
 mod backing;
+pub mod cloud_map;
 mod estate;
 mod instance_gone;
 pub mod policy;
@@ -79,6 +82,9 @@ pub enum KeepReason {
     OutOfScope,
     /// The sweep ran out of time before this record's endpoint was checked.
     Unchecked,
+    /// Cloud Map only: an instance of a service with custom health whose check
+    /// failed; kept, and marked `UNHEALTHY` in Cloud Map.
+    Unhealthy,
 }
 
 /// Why a decided deletion was held back: the report's `held[].reason`.
@@ -102,10 +108,11 @@ pub enum Decision {
     },
 }
 
-/// One record's final decision.
+/// One item's final decision: a record of the zone ([`OwnedRecord`], the default)
+/// or an instance of a Cloud Map namespace ([`OwnedInstance`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Planned {
-    pub record: OwnedRecord,
+pub struct Planned<T = OwnedRecord> {
+    pub item: T,
     pub target: String,
     pub decision: Decision,
     /// The backing task to stop (`STOP_UNHEALTHY_TASKS`), when the record is deleted
@@ -125,14 +132,49 @@ pub struct Guard {
     pub owned: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Plan {
-    pub items: Vec<Planned>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan<T = OwnedRecord> {
+    pub items: Vec<Planned<T>>,
     pub guard: Guard,
 }
 
-impl Plan {
-    pub fn deletions(&self) -> impl Iterator<Item = &Planned> {
+impl<T> Default for Plan<T> {
+    fn default() -> Self {
+        Plan {
+            items: Vec::new(),
+            guard: Guard::default(),
+        }
+    }
+}
+
+/// What the safety rules need to know of a planned item, whatever it is.
+pub trait PlanItem {
+    /// What last-record protection counts by: a record's name (what resolvers ask
+    /// for), an instance's Cloud Map service.
+    fn group(&self) -> &str;
+    /// Whether keeping this item keeps its group answering (a record of a service
+    /// name; not a host's A record).
+    fn answers_for_group(&self) -> bool;
+    /// A stable tie-break between items of one group.
+    fn identity(&self) -> Option<&str>;
+}
+
+impl PlanItem for OwnedRecord {
+    fn group(&self) -> &str {
+        &self.set.name
+    }
+
+    fn answers_for_group(&self) -> bool {
+        self.is_service()
+    }
+
+    fn identity(&self) -> Option<&str> {
+        self.set.set_identifier.as_deref()
+    }
+}
+
+impl<T> Plan<T> {
+    pub fn deletions(&self) -> impl Iterator<Item = &Planned<T>> {
         self.items
             .iter()
             .filter(|p| matches!(p.decision, Decision::Delete(_)))
@@ -162,7 +204,7 @@ pub(crate) fn plain_target(record: &OwnedRecord) -> String {
     }
 }
 
-fn event_plan(items: Vec<Planned>, owned: usize, settings: &PlanSettings) -> Plan {
+fn event_plan<T>(items: Vec<Planned<T>>, owned: usize, settings: &PlanSettings) -> Plan<T> {
     Plan {
         items,
         guard: Guard {

@@ -6,20 +6,25 @@
 
 use std::collections::HashMap;
 
-use super::{Decision, DeleteReason, Evidence, Guard, HoldReason, Plan, PlanSettings, Planned};
+use super::{
+    Decision, DeleteReason, Evidence, Guard, HoldReason, KeepReason, Plan, PlanItem, PlanSettings,
+    Planned,
+};
 
-/// A safety rule over a decided plan.
-pub trait Policy {
-    fn apply(&self, plan: &mut Plan);
+/// A safety rule over a decided plan, of zone records or of Cloud Map instances.
+pub trait Policy<T: PlanItem> {
+    fn apply(&self, plan: &mut Plan<T>);
 }
 
 /// The rules a sweep applies, in this order: the guard counts every candidate,
 /// an incomplete inventory then holds every candidate whatever the guard said, and
 /// last-record protection sees only what is still to be deleted.
-pub fn apply_safety_rules(
-    plan: &mut Plan,
+///
+/// `group_counts`: every item of each [`PlanItem::group`], foreign ones included.
+pub fn apply_safety_rules<T: PlanItem>(
+    plan: &mut Plan<T>,
     inventory_complete: bool,
-    name_counts: &HashMap<String, usize>,
+    group_counts: &HashMap<String, usize>,
     settings: &PlanSettings,
 ) {
     MassDeletionGuard {
@@ -30,7 +35,7 @@ pub fn apply_safety_rules(
         InventoryIncomplete.apply(plan);
     }
     if settings.keep_last_record {
-        LastRecord { name_counts }.apply(plan);
+        LastRecord { group_counts }.apply(plan);
     }
 }
 
@@ -46,7 +51,7 @@ fn negative(decision: Decision) -> Option<DeleteReason> {
     }
 }
 
-fn hold_negative(plan: &mut Plan, hold: HoldReason) {
+fn hold_negative<T>(plan: &mut Plan<T>, hold: HoldReason) {
     for p in &mut plan.items {
         if let Some(decided) = negative(p.decision) {
             p.decision = Decision::Hold { decided, hold };
@@ -56,17 +61,23 @@ fn hold_negative(plan: &mut Plan, hold: HoldReason) {
 
 /// Mass-deletion guard: when the negative-evidence deletions of one sweep are more
 /// than `limit_percent` of the owned records, none of them is made (`guard`). It
-/// counts the candidates before any other rule holds them.
+/// counts the candidates before any other rule holds them. In a Cloud Map
+/// namespace, an instance kept `unhealthy` (to be marked `UNHEALTHY`, which takes
+/// it out of DNS answers as a deregistration would) counts as a candidate too,
+/// and is not marked while the guard is tripped.
 pub struct MassDeletionGuard {
     pub limit_percent: u8,
 }
 
-impl Policy for MassDeletionGuard {
-    fn apply(&self, plan: &mut Plan) {
+impl<T: PlanItem> Policy<T> for MassDeletionGuard {
+    fn apply(&self, plan: &mut Plan<T>) {
         let negative = plan
             .items
             .iter()
-            .filter(|p| negative(p.decision).is_some())
+            .filter(|p| {
+                negative(p.decision).is_some()
+                    || p.decision == Decision::Keep(KeepReason::Unhealthy)
+            })
             .count();
         let owned = plan.items.len();
         let limit = self.limit_percent;
@@ -86,21 +97,22 @@ impl Policy for MassDeletionGuard {
 /// negative-evidence deletion is held (`inventory-incomplete`).
 pub struct InventoryIncomplete;
 
-impl Policy for InventoryIncomplete {
-    fn apply(&self, plan: &mut Plan) {
+impl<T: PlanItem> Policy<T> for InventoryIncomplete {
+    fn apply(&self, plan: &mut Plan<T>) {
         hold_negative(plan, HoldReason::InventoryIncomplete);
     }
 }
 
-/// Last-record protection (`last-record`), over the zone's record counts by name,
-/// foreign records included: it is about the name answering at all.
+/// Last-record protection (`last-record`), over the count of every item of each
+/// group, foreign ones included: it is about the name (or the Cloud Map service)
+/// answering at all.
 pub struct LastRecord<'a> {
-    pub name_counts: &'a HashMap<String, usize>,
+    pub group_counts: &'a HashMap<String, usize>,
 }
 
-impl Policy for LastRecord<'_> {
-    fn apply(&self, plan: &mut Plan) {
-        protect_last_records(&mut plan.items, self.name_counts);
+impl<T: PlanItem> Policy<T> for LastRecord<'_> {
+    fn apply(&self, plan: &mut Plan<T>) {
+        protect_last_records(&mut plan.items, self.group_counts);
     }
 }
 
@@ -109,17 +121,20 @@ impl Policy for LastRecord<'_> {
 /// the zone's negative TTL, so a dead answer is kinder than none. The one kept is
 /// the likeliest to answer: unhealthy (a task runs there) before task-gone before
 /// host-unknown.
-fn protect_last_records(items: &mut [Planned], name_counts: &HashMap<String, usize>) {
+fn protect_last_records<T: PlanItem>(
+    items: &mut [Planned<T>],
+    group_counts: &HashMap<String, usize>,
+) {
     let mut deleting: HashMap<&str, usize> = HashMap::new();
     for p in items
         .iter()
         .filter(|p| matches!(p.decision, Decision::Delete(_)))
     {
-        *deleting.entry(p.record.set.name.as_str()).or_default() += 1;
+        *deleting.entry(p.item.group()).or_default() += 1;
     }
     let emptied: Vec<String> = deleting
         .into_iter()
-        .filter(|(name, n)| name_counts.get(*name).copied().unwrap_or(*n) <= *n)
+        .filter(|(name, n)| group_counts.get(*name).copied().unwrap_or(*n) <= *n)
         .map(|(name, _)| name.to_string())
         .collect();
     for name in emptied {
@@ -131,10 +146,10 @@ fn protect_last_records(items: &mut [Planned], name_counts: &HashMap<String, usi
         let keep = items
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.record.set.name == name && p.record.is_service())
+            .filter(|(_, p)| p.item.group() == name && p.item.answers_for_group())
             .filter_map(|(i, p)| match p.decision {
                 Decision::Delete(r) if r.evidence() == Evidence::Negative => {
-                    Some((rank(r), p.record.set.set_identifier.clone(), i))
+                    Some((rank(r), p.item.identity(), i))
                 }
                 _ => None,
             })

@@ -180,7 +180,7 @@ pub fn decide(
                 },
             };
             Planned {
-                record: record.clone(),
+                item: record.clone(),
                 target: a.target,
                 decision,
                 task,

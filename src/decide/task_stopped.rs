@@ -164,7 +164,7 @@ pub fn decide_task_stopped(
                 None => Decision::Delete(DeleteReason::TaskStopped),
             };
             Planned {
-                record: record.clone(),
+                item: record.clone(),
                 target: plain_target(record),
                 decision,
                 task: None,

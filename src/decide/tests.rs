@@ -52,6 +52,7 @@ fn instance(id: &str, last: u8, state: &str) -> Ec2Instance {
         private_ip: Some(ip(last)),
         private_dns: HostName::parse(&host(last)),
         vpc_id: Some(VPC.into()),
+        launched_at: None,
     }
 }
 
@@ -295,7 +296,7 @@ fn run(
 
 use Decision::{Delete, Hold, Keep};
 use DeleteReason::*;
-use KeepReason::*;
+use KeepReason::{Grace, Healthy, OutOfScope, Unchecked};
 
 #[test]
 fn each_rule_of_the_decision_table() {
@@ -713,7 +714,7 @@ fn a_stopped_task_takes_its_records_unless_a_running_task_backs_them() {
     let got: Vec<_> = plan
         .items
         .iter()
-        .map(|p| (p.record.set.set_identifier.clone(), p.decision))
+        .map(|p| (p.item.set.set_identifier.clone(), p.decision))
         .collect();
     assert_eq!(
         got,
@@ -748,7 +749,7 @@ fn a_gone_instance_takes_the_records_that_target_it_unless_a_live_instance_holds
     assert!(plan
         .items
         .iter()
-        .all(|p| p.record.set.name.contains("calc") || p.record.set.rtype == "A"));
+        .all(|p| p.item.set.name.contains("calc") || p.item.set.rtype == "A"));
     // .10's old instance is gone, but i-new holds its name now.
     assert!(
         decide_instance_gone(&records, "i-old", &inventory(), &settings())

@@ -2,7 +2,7 @@
 //! list the names where the instance's records are (the whole zone only when ECS
 //! cannot say), delete the records that name the instance.
 
-use crate::aws::{EstateApi, ZoneApi};
+use crate::aws::Aws;
 use crate::decide;
 use crate::report::Report;
 
@@ -11,12 +11,17 @@ use super::{Halt, Run};
 /// A terminated instance may no longer report its private address or DNS name
 /// (EC2 deletes its network interface); then only records that name its instance
 /// id are tied to it, and the next full sweep judges the rest.
-pub async fn instance_gone<A: ZoneApi + EstateApi>(
+pub async fn instance_gone<A: Aws>(
     run: &Run<'_, A>,
     instance_id: &str,
     report: &mut Report,
 ) -> Result<(), Halt> {
     let deps = run.deps;
+    if deps.config.zone.is_none() {
+        return Err(Halt::Ignored(
+            "no hosted zone is configured; Cloud Map instances of a gone EC2 instance are left to the next sweep".into(),
+        ));
+    }
     let read = deps.aws.instance(instance_id);
     let mut inventory = run.within(run.timed(|t| &mut t.inventory_ms, read)).await?;
     if !inventory.is_complete() {

@@ -6,6 +6,7 @@
 //! A flow that stops early says why with a [`Halt`]; [`finish`] turns each kind of
 //! halt into the report in one place.
 
+mod cloud_map;
 mod instance_gone;
 mod sweep;
 mod task_stopped;
@@ -21,7 +22,7 @@ pub use sweep::sweep;
 pub use task_stopped::task_stopped;
 
 use crate::aws::route53::{Listing, ZoneError};
-use crate::aws::{EstateApi, ZoneApi};
+use crate::aws::Aws;
 use crate::classify::{classify, OwnedRecord};
 use crate::handler::{Deps, HandlerError, Invocation};
 use crate::model::{ReadFailure, Zone};
@@ -85,7 +86,7 @@ pub struct Run<'a, A> {
     timings: Mutex<Timings>,
 }
 
-impl<'a, A: ZoneApi + EstateApi> Run<'a, A> {
+impl<'a, A: Aws> Run<'a, A> {
     pub fn new(deps: &'a Deps<A>, invocation: Invocation, dry_run: bool) -> Self {
         Run {
             deps,
@@ -165,6 +166,19 @@ impl<'a, A: ZoneApi + EstateApi> Run<'a, A> {
         endpoints: &BTreeSet<Endpoint>,
         report: &mut Report,
     ) -> HashMap<Endpoint, HealthResult> {
+        let (results, unchecked) = self.check_before_deadline(endpoints).await;
+        if let Some(why) = unchecked {
+            report.incomplete(why);
+        }
+        results
+    }
+
+    /// Health-checks `endpoints` until the deadline's stop point; says how many
+    /// were left unchecked, if any.
+    pub(crate) async fn check_before_deadline(
+        &self,
+        endpoints: &BTreeSet<Endpoint>,
+    ) -> (HashMap<Endpoint, HealthResult>, Option<String>) {
         let checker = &self.deps.health;
         let results = self
             .timed(
@@ -172,14 +186,14 @@ impl<'a, A: ZoneApi + EstateApi> Run<'a, A> {
                 checker.check_all_before(endpoints.iter().copied(), self.stop_at),
             )
             .await;
-        if results.len() < endpoints.len() {
-            report.incomplete(format!(
-                "deadline near: {} of {} endpoints were not checked; their records were kept",
+        let unchecked = (results.len() < endpoints.len()).then(|| {
+            format!(
+                "deadline near: {} of {} endpoints were not checked; what points at them was kept",
                 endpoints.len() - results.len(),
                 endpoints.len()
-            ));
-        }
-        results
+            )
+        });
+        (results, unchecked)
     }
 }
 

@@ -1,21 +1,30 @@
 //! A full sweep: list the zone (EC2 alongside), then read ECS, health-check what
-//! needs it, decide, write.
+//! needs it, decide, write; then the Cloud Map namespaces.
 
-use crate::aws::{EstateApi, ZoneApi};
+use crate::aws::Aws;
 use crate::decide;
 use crate::report::Report;
 
 use super::{Halt, Run};
+
+/// One full sweep: the zone (when one is configured), then each Cloud Map
+/// namespace (when `CLOUD_MAP_NAMESPACES` is set).
+pub async fn sweep<A: Aws>(run: &Run<'_, A>, report: &mut Report) -> Result<(), Halt> {
+    if run.deps.config.zone.is_some() {
+        sweep_zone(run, report).await?;
+    }
+    if !run.deps.config.cloud_map_namespaces.is_empty() {
+        super::cloud_map::sweep_namespaces(run, report).await?;
+    }
+    Ok(())
+}
 
 /// One full sweep of the zone.
 ///
 /// The zone listing happens-before the ECS read: a record the agent wrote for a
 /// task started after the ECS read is then never judged against it. EC2 is read
 /// alongside the listing.
-pub async fn sweep<A: ZoneApi + EstateApi>(
-    run: &Run<'_, A>,
-    report: &mut Report,
-) -> Result<(), Halt> {
+async fn sweep_zone<A: Aws>(run: &Run<'_, A>, report: &mut Report) -> Result<(), Halt> {
     let deps = run.deps;
     let (zone, zone_vpcs) = run.zone().await?;
     let ec2_read = run.timed(|t| &mut t.inventory_ms, deps.aws.instances());

@@ -8,15 +8,15 @@
 //! (the whole zone only when ECS shows none); and the host's running tasks only
 //! when a listed record can be the task's.
 
-use crate::aws::{EstateApi, ZoneApi};
+use crate::aws::Aws;
 use crate::decide::{self, StoppedTask};
 use crate::events::EcsTaskStateChange;
-use crate::model::{Inventory, TaskDefinition};
+use crate::model::{Inventory, Task, TaskDefinition};
 use crate::report::Report;
 
 use super::{Halt, Run};
 
-pub async fn task_stopped<A: ZoneApi + EstateApi>(
+pub async fn task_stopped<A: Aws>(
     run: &Run<'_, A>,
     detail: &EcsTaskStateChange,
     report: &mut Report,
@@ -31,22 +31,36 @@ pub async fn task_stopped<A: ZoneApi + EstateApi>(
     if let Some(why) = decide::ecs_says_not_stopped(task.as_ref()) {
         return Err(Halt::Ignored(why));
     }
-    let definition = match task.as_ref().and_then(|t| t.task_definition_arn.as_deref()) {
+    if deps.config.zone.is_some() {
+        stopped_task_records(run, detail, task.as_ref(), report).await?;
+    }
+    super::cloud_map::deregister_stopped_task(run, detail, task.as_ref(), report).await
+}
+
+/// The zone's part: the records of the task's containers.
+async fn stopped_task_records<A: Aws>(
+    run: &Run<'_, A>,
+    detail: &EcsTaskStateChange,
+    task: Option<&Task>,
+    report: &mut Report,
+) -> Result<(), Halt> {
+    let deps = run.deps;
+    let cluster = detail.cluster_arn.as_str();
+    let definition = match task.and_then(|t| t.task_definition_arn.as_deref()) {
         Some(arn) => definition(run, arn).await?,
         None => None,
     };
     let (zone, zone_vpcs) = run.zone().await?;
-    let names = decide::declared_names(task.as_ref(), definition.as_ref(), &zone.apex);
+    let names = decide::declared_names(task, definition.as_ref(), &zone.apex);
     let view = if names.is_empty() {
         run.within(run.load_zone(zone, report)).await??
     } else {
         run.within(run.load_names(zone, &names, report)).await??
     };
 
-    let mut stopped = StoppedTask::new(detail, task.as_ref());
+    let mut stopped = StoppedTask::new(detail, task);
     let mut inventory = Inventory::default();
     let ci = task
-        .as_ref()
         .and_then(|t| t.container_instance_arn.as_deref())
         .or(detail.container_instance_arn.as_deref());
     if let (true, Some(ci)) = (decide::needs_host(&view.owned, &stopped), ci) {
@@ -69,10 +83,7 @@ pub async fn task_stopped<A: ZoneApi + EstateApi>(
 
 /// The task's definition, for the names it declares. One that cannot be read only
 /// costs a listing of the whole zone.
-async fn definition<A: ZoneApi + EstateApi>(
-    run: &Run<'_, A>,
-    arn: &str,
-) -> Result<Option<TaskDefinition>, Halt> {
+async fn definition<A: Aws>(run: &Run<'_, A>, arn: &str) -> Result<Option<TaskDefinition>, Halt> {
     let read = run.deps.aws.task_definition(arn);
     match run.within(run.timed(|t| &mut t.inventory_ms, read)).await? {
         Ok(definition) => Ok(Some(definition)),

@@ -3,7 +3,7 @@
 //! an in-memory AWS. The decisions themselves are tested in `decide`; the AWS
 //! edges end to end against the local AWS (`tests/`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
@@ -12,9 +12,12 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::aws::route53::{Listing, ZoneError};
-use crate::aws::{EstateApi, ZoneApi};
+use crate::aws::{EstateApi, RegistryApi, ZoneApi};
 use crate::config::Config;
 use crate::handler::{handle, Deps, Invocation};
+use crate::model::cloud_map::{
+    CloudMapService, HealthStatus, Namespace, Registration, RegistryEvidence, RegistryListing,
+};
 use crate::model::{
     ClusterScope, Container, ContainerDefinition, ContainerInstance, Ec2Instance, InstanceState,
     Inventory, NetworkMode, ReadFailure, RecordSet, Task, TaskDefinition, TaskRef, TaskStatus,
@@ -44,6 +47,11 @@ struct FakeAws {
     calls: Mutex<Vec<String>>,
     deleted: Mutex<Vec<RecordSet>>,
     stopped: Mutex<Vec<String>>,
+    /// One Cloud Map namespace, `ns-1`, and what ECS and EC2 say of it.
+    registry: RegistryListing,
+    registry_evidence: RegistryEvidence,
+    /// Deregistered and marked instances, as `service/instance[=STATUS]`.
+    cloud_map_writes: Mutex<Vec<String>>,
 }
 
 impl FakeAws {
@@ -126,6 +134,84 @@ impl ZoneApi for FakeAws {
     }
 }
 
+impl RegistryApi for FakeAws {
+    async fn namespaces(&self) -> Result<Vec<Namespace>, ReadFailure> {
+        self.read("namespaces").await;
+        Ok(vec![Namespace {
+            id: "ns-1".into(),
+            name: "cm.internal".into(),
+            owner: Some("123456789012".into()),
+            kind: "DNS_PRIVATE".into(),
+            hosted_zone_id: Some("ZNS".into()),
+        }])
+    }
+
+    async fn registry(&self, _namespace_id: &str) -> RegistryListing {
+        self.read("registry").await;
+        self.registry.clone()
+    }
+
+    async fn registry_evidence(
+        &self,
+        _tasks: &BTreeMap<String, Vec<String>>,
+        _vpcs: &BTreeSet<String>,
+    ) -> RegistryEvidence {
+        self.read("registry_evidence").await;
+        self.registry_evidence.clone()
+    }
+
+    async fn deregister(&self, service: &str, instance: &str, _: Option<Instant>) -> WriteOutcome {
+        self.log("deregister");
+        if let Ok(mut w) = self.cloud_map_writes.lock() {
+            w.push(format!("{service}/{instance}"));
+        }
+        WriteOutcome::Deleted
+    }
+
+    async fn set_health(
+        &self,
+        service: &str,
+        instance: &str,
+        status: HealthStatus,
+    ) -> Result<(), String> {
+        self.log("set_health");
+        if let Ok(mut w) = self.cloud_map_writes.lock() {
+            w.push(format!("{service}/{instance}={status:?}"));
+        }
+        Ok(())
+    }
+
+    async fn service_registries(&self, _: &str, _: &str) -> Result<Vec<String>, ReadFailure> {
+        self.read("service_registries").await;
+        Ok(vec!["srv-web".into()])
+    }
+
+    async fn cloud_map_service(
+        &self,
+        service_id: &str,
+    ) -> Result<Option<(String, CloudMapService)>, ReadFailure> {
+        self.read("cloud_map_service").await;
+        Ok(self
+            .registry
+            .service(service_id)
+            .map(|s| ("ns-1".to_string(), s.clone())))
+    }
+
+    async fn registration(
+        &self,
+        service_id: &str,
+        instance_id: &str,
+    ) -> Result<Option<Registration>, ReadFailure> {
+        self.read("registration").await;
+        Ok(self
+            .registry
+            .instances
+            .iter()
+            .find(|r| r.service_id == service_id && r.id == instance_id)
+            .cloned())
+    }
+}
+
 impl EstateApi for FakeAws {
     async fn instances(&self) -> Result<Vec<Ec2Instance>, ReadFailure> {
         self.read("instances").await;
@@ -202,6 +288,7 @@ fn instance(id: &str, last: u8, state: &str) -> Ec2Instance {
         private_ip: Some(Ipv4Addr::new(10, 0, 1, last)),
         private_dns: HostName::parse(&format!("ip-10-0-1-{last}.ec2.internal")),
         vpc_id: Some(VPC.into()),
+        launched_at: None,
     }
 }
 
@@ -280,6 +367,9 @@ fn estate() -> FakeAws {
         calls: Mutex::new(Vec::new()),
         deleted: Mutex::new(Vec::new()),
         stopped: Mutex::new(Vec::new()),
+        registry: RegistryListing::default(),
+        registry_evidence: RegistryEvidence::default(),
+        cloud_map_writes: Mutex::new(Vec::new()),
     }
 }
 
@@ -505,4 +595,176 @@ async fn an_instance_event_ec2_does_not_confirm_is_ignored() {
     assert!(!deps.aws.calls().iter().any(|c| c == "list_zone"));
     let report = run(&deps, event("i-6"), Invocation::default()).await;
     assert_eq!(reasons(&report.deleted), ["instance-gone"]);
+}
+
+/// The estate with a Cloud Map service `web` (custom health): the running task's
+/// instance, a stopped task's, and a script-registered one whose address no
+/// network interface holds.
+fn with_namespace(mut aws: FakeAws) -> FakeAws {
+    let attrs = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let ecs = |id: &str, last: u8| Registration {
+        service_id: "srv-web".into(),
+        id: id.into(),
+        attributes: attrs(&[
+            ("AWS_INSTANCE_IPV4", &format!("10.0.1.{last}")),
+            ("AWS_INSTANCE_PORT", "8080"),
+            ("ECS_CLUSTER_NAME", "prod"),
+        ]),
+        created_by: Some("123456789012".into()),
+    };
+    aws.registry = RegistryListing {
+        services: vec![CloudMapService {
+            id: "srv-web".into(),
+            name: "web".into(),
+            custom_health: true,
+        }],
+        instances: vec![
+            ecs("t-run", 5),
+            ecs("t-stop", 5),
+            Registration {
+                service_id: "srv-web".into(),
+                id: "script".into(),
+                attributes: attrs(&[("AWS_INSTANCE_IPV4", "10.0.1.9")]),
+                created_by: None,
+            },
+        ],
+        ..RegistryListing::default()
+    };
+    let mut running = aws.task.clone().expect("a task");
+    running.arn = "arn:aws:ecs:us-east-1:1:task/prod/t-run".into();
+    running.started_at = Some(SystemTime::now() - Duration::from_secs(3600));
+    let mut stopped = running.clone();
+    stopped.arn = "arn:aws:ecs:us-east-1:1:task/prod/t-stop".into();
+    stopped.last_status = TaskStatus::Stopped;
+    aws.registry_evidence = RegistryEvidence {
+        tasks: [("t-run", running), ("t-stop", stopped)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        addresses: BTreeSet::from([Ipv4Addr::new(10, 0, 1, 5)]),
+        ..RegistryEvidence::default()
+    };
+    aws
+}
+
+fn cloud_map_writes(aws: &FakeAws) -> Vec<String> {
+    aws.cloud_map_writes
+        .lock()
+        .map(|w| w.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_namespace_alone_is_swept_listing_before_reading_ecs_and_ec2() {
+    let mut aws = with_namespace(estate());
+    aws.read_delay = Duration::from_millis(20);
+    let deps = deps(
+        aws,
+        &[
+            ("HOSTED_ZONE_ID", ""),
+            ("CLOUD_MAP_NAMESPACES", "cm.internal"),
+        ],
+    );
+    let report = run(&deps, json!({"action": "sweep"}), Invocation::default()).await;
+
+    assert_eq!(report.hosted_zone_id, None, "no zone configured");
+    assert!(!deps.aws.calls().iter().any(|c| c == "list_zone"));
+    let listed = deps.aws.log_position("registry:done").expect("listed");
+    let read = deps.aws.log_position("registry_evidence").expect("read");
+    assert!(listed < read, "{:?}", deps.aws.calls());
+    let entries = report.cloud_map.expect("cloud_map");
+    assert_eq!(entries[0].namespace_id.as_deref(), Some("ns-1"));
+    let gone: Vec<_> = entries[0]
+        .deregistered
+        .iter()
+        .map(|d| (d.instance_id.as_str(), crate::model::wire_name(&d.reason)))
+        .collect();
+    assert_eq!(
+        gone,
+        vec![
+            ("t-stop", "task-stopped".to_string()),
+            ("script", "host-unknown".to_string())
+        ]
+    );
+    assert_eq!(
+        cloud_map_writes(&deps.aws),
+        vec!["srv-web/t-stop", "srv-web/script"]
+    );
+}
+
+#[tokio::test]
+async fn a_namespace_dry_run_deregisters_and_marks_nothing() {
+    let deps = deps(
+        with_namespace(estate()),
+        &[("CLOUD_MAP_NAMESPACES", "ns-1"), ("DRY_RUN", "true")],
+    );
+    let report = run(&deps, json!({"action": "sweep"}), Invocation::default()).await;
+    let entries = report.cloud_map.expect("cloud_map");
+    assert_eq!(entries[0].deregistered.len(), 2, "what would be");
+    assert!(cloud_map_writes(&deps.aws).is_empty());
+    assert!(!deps.aws.calls().iter().any(|c| c == "deregister"));
+}
+
+#[tokio::test]
+async fn a_stopped_event_deregisters_the_tasks_instance_from_its_services_registry() {
+    let mut aws = stopped(with_namespace(estate()));
+    if let Some(task) = aws.task.as_mut() {
+        task.arn = "arn:aws:ecs:us-east-1:1:task/prod/t-stop".into();
+    }
+    let deps = deps(aws, &[("CLOUD_MAP_NAMESPACES", "cm.internal")]);
+    let mut event = task_stopped_event();
+    event["detail"]["taskArn"] = json!("arn:aws:ecs:us-east-1:1:task/prod/t-stop");
+    event["detail"]["group"] = json!("service:web");
+    let report = run(&deps, event, Invocation::default()).await;
+
+    assert_eq!(cloud_map_writes(&deps.aws), vec!["srv-web/t-stop"]);
+    let entries = report.cloud_map.expect("cloud_map");
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].deregistered[0].instance_id, "t-stop");
+    assert!(
+        !deps.aws.calls().iter().any(|c| c == "registry"),
+        "no sweep"
+    );
+}
+
+#[tokio::test]
+async fn a_namespace_whose_reads_outlast_the_deadline_is_incomplete_and_untouched() {
+    let mut aws = with_namespace(estate());
+    aws.read_delay = Duration::from_millis(60);
+    let deps = deps(
+        aws,
+        &[("HOSTED_ZONE_ID", ""), ("CLOUD_MAP_NAMESPACES", "ns-1")],
+    );
+    // 3 s kept back to reply: 150 ms left, enough to resolve the namespace and
+    // list it (2 reads), not to read ECS and EC2 as well.
+    let invocation = Invocation {
+        deadline: Some(SystemTime::now() + Duration::from_millis(3150)),
+        force_dry_run: false,
+    };
+    let report = run(&deps, json!({"action": "sweep"}), invocation).await;
+    let entry = &report.cloud_map.as_ref().expect("cloud_map")[0];
+    assert!(!entry.complete && !report.complete, "{report:?}");
+    assert!(entry.errors[0].starts_with("deadline near"), "{entry:?}");
+    assert!(entry.deregistered.is_empty());
+    assert!(cloud_map_writes(&deps.aws).is_empty());
+}
+
+#[tokio::test]
+async fn a_stopped_event_for_a_task_ecs_no_longer_shows_leaves_cloud_map_to_the_sweep() {
+    let mut aws = with_namespace(estate());
+    aws.task = None;
+    let deps = deps(aws, &[("CLOUD_MAP_NAMESPACES", "cm.internal")]);
+    let mut event = task_stopped_event();
+    event["detail"]["taskArn"] = json!("arn:aws:ecs:us-east-1:1:task/prod/t-stop");
+    event["detail"]["group"] = json!("service:web");
+    let report = run(&deps, event, Invocation::default()).await;
+
+    assert!(cloud_map_writes(&deps.aws).is_empty());
+    assert!(!deps.aws.calls().iter().any(|c| c == "service_registries"));
+    assert_eq!(report.cloud_map, Some(Vec::new()));
 }

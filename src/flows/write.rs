@@ -1,17 +1,17 @@
 //! Writing a plan: its deletions to Route 53 (unless a dry run), the tasks it
 //! condemns stopped when asked, and the outcome recorded in the report.
 
-use crate::aws::{EstateApi, ZoneApi};
+use crate::aws::Aws;
 use crate::decide::Plan;
 use crate::model::{WriteOutcome, Zone};
 use crate::report::Report;
 
 use super::Run;
 
-impl<A: ZoneApi + EstateApi> Run<'_, A> {
+impl<A: Aws> Run<'_, A> {
     pub(crate) async fn write(&self, zone: &Zone, plan: &Plan, report: &mut Report) {
         let deps = self.deps;
-        let sets: Vec<_> = plan.deletions().map(|p| p.record.set.clone()).collect();
+        let sets: Vec<_> = plan.deletions().map(|p| p.item.set.clone()).collect();
         let apply = async {
             if self.dry_run {
                 return vec![WriteOutcome::Deleted; sets.len()];

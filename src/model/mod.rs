@@ -1,5 +1,8 @@
 //! Plain data: what the reaper reads from Route 53, ECS and EC2, as the `aws`
 //! edges turn it into its own types. No SDK types and no decisions here.
+//! [`cloud_map`] holds the Cloud Map side.
+
+pub mod cloud_map;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
@@ -71,6 +74,7 @@ pub struct Ec2Instance {
     pub private_ip: Option<Ipv4Addr>,
     pub private_dns: Option<HostName>,
     pub vpc_id: Option<String>,
+    pub launched_at: Option<SystemTime>,
 }
 
 impl Ec2Instance {
@@ -283,6 +287,18 @@ pub enum ClusterScope {
     Named(Vec<String>),
 }
 
+impl ClusterScope {
+    /// Whether the cluster named `name` is swept (`ECS_CLUSTERS` holds names or ARNs).
+    pub fn includes(&self, name: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Named(names) => names
+                .iter()
+                .any(|n| n == name || n.rsplit_once(":cluster/").is_some_and(|(_, c)| c == name)),
+        }
+    }
+}
+
 /// What became of one DELETE.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOutcome {
@@ -295,6 +311,9 @@ pub enum WriteOutcome {
     Failed(String),
     /// Not attempted: the sweep ran out of time.
     Skipped,
+    /// Accepted, but not seen through before the deadline (a Cloud Map
+    /// deregistration whose operation was still in progress).
+    Unconfirmed(String),
 }
 
 /// A task to stop (`STOP_UNHEALTHY_TASKS`).

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::json;
 
+use super::cloud_map::NamespaceReport;
 use super::{Reason, Report, ReportedRecord};
 use crate::model::wire_name;
 
@@ -20,13 +21,33 @@ pub struct Timings {
     pub apply_ms: u64,
 }
 
-/// How many entries of `list` there are of each reason.
-pub fn count_by_reason(list: &[ReportedRecord]) -> BTreeMap<Reason, usize> {
+/// How many of `reasons` there are of each reason.
+pub fn count_by_reason(reasons: impl IntoIterator<Item = Reason>) -> BTreeMap<Reason, usize> {
     let mut counts = BTreeMap::new();
-    for r in list {
-        *counts.entry(r.reason).or_default() += 1;
+    for r in reasons {
+        *counts.entry(r).or_default() += 1;
     }
     counts
+}
+
+fn reasons(list: &[ReportedRecord]) -> impl Iterator<Item = Reason> + '_ {
+    list.iter().map(|r| r.reason)
+}
+
+/// A namespace's counts for the summary line.
+fn namespace_summary(entry: &NamespaceReport) -> serde_json::Value {
+    json!({
+        "namespace": entry.namespace,
+        "complete": entry.complete,
+        "scanned": entry.instances.scanned,
+        "owned": entry.instances.owned,
+        "kept": entry.kept,
+        "deregistered": count_by_reason(entry.deregistered.iter().map(|r| r.reason)),
+        "held": count_by_reason(entry.held.iter().map(|r| r.reason)),
+        "health_updates": entry.health_updates.len(),
+        "guard_tripped": entry.guard.tripped,
+        "errors": entry.errors.len(),
+    })
 }
 
 impl Report {
@@ -41,8 +62,8 @@ impl Report {
             "owned": self.records.owned,
             "foreign": self.records.foreign,
             "kept": self.kept,
-            "deleted": count_by_reason(&self.deleted),
-            "held": count_by_reason(&self.held),
+            "deleted": count_by_reason(reasons(&self.deleted)),
+            "held": count_by_reason(reasons(&self.held)),
             "guard_tripped": self.guard.tripped,
             "errors": self.errors.len(),
             "duration_ms": self.duration_ms,
@@ -53,6 +74,9 @@ impl Report {
         });
         if let Some(why) = &self.ignored {
             summary["ignored"] = json!(why);
+        }
+        if let Some(entries) = &self.cloud_map {
+            summary["cloud_map"] = entries.iter().map(namespace_summary).collect();
         }
         summary
     }
@@ -66,6 +90,30 @@ impl Report {
                 name = %d.name, r#type = %d.rtype, set_identifier = d.set_identifier.as_deref().unwrap_or(""),
                 target = %d.target, reason = %wire_name(&d.reason), dry_run = self.dry_run,
                 "{}", if self.dry_run { "would delete record" } else { "deleted record" }
+            );
+        }
+        for (entry, d) in self
+            .cloud_map
+            .iter()
+            .flatten()
+            .flat_map(|e| e.deregistered.iter().map(move |d| (e, d)))
+        {
+            tracing::info!(
+                namespace = %entry.namespace, service = %d.service, instance_id = %d.instance_id,
+                target = %d.target, reason = %wire_name(&d.reason), dry_run = self.dry_run,
+                "{}", if self.dry_run { "would deregister instance" } else { "deregistered instance" }
+            );
+        }
+        for (entry, u) in self
+            .cloud_map
+            .iter()
+            .flatten()
+            .flat_map(|e| e.health_updates.iter().map(move |u| (e, u)))
+        {
+            tracing::info!(
+                namespace = %entry.namespace, service = %u.service, instance_id = %u.instance_id,
+                status = %wire_name(&u.status), dry_run = self.dry_run,
+                "{}", if self.dry_run { "would set custom health" } else { "set custom health" }
             );
         }
         tracing::info!(summary = %self.summary(timings), "sweep summary");

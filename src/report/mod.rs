@@ -2,6 +2,7 @@
 //! it), built once from the plan and the write outcomes. [`log`] writes its log
 //! lines, [`emf`] its CloudWatch metrics.
 
+pub mod cloud_map;
 pub mod emf;
 pub mod log;
 
@@ -11,6 +12,7 @@ use serde::Serialize;
 
 use crate::decide::{Decision, DeleteReason, Guard, HoldReason, KeepReason, Plan, Planned};
 use crate::model::WriteOutcome;
+use cloud_map::NamespaceReport;
 
 /// What started the run; the report's `trigger`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,6 +71,10 @@ pub struct Report {
     pub guard: Guard,
     pub stopped_tasks: Vec<String>,
     pub errors: Vec<String>,
+    /// One entry per Cloud Map namespace swept; present only with
+    /// `CLOUD_MAP_NAMESPACES` set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_map: Option<Vec<NamespaceReport>>,
     pub duration_ms: u64,
 }
 
@@ -96,8 +102,16 @@ impl Report {
             guard: Guard::default(),
             stopped_tasks: Vec::new(),
             errors: Vec::new(),
+            cloud_map: None,
             duration_ms: 0,
         }
+    }
+
+    /// Adds a Cloud Map namespace's entry; an incomplete namespace makes the
+    /// whole report incomplete (its `errors` say why).
+    pub fn add_namespace(&mut self, entry: NamespaceReport) {
+        self.complete &= entry.complete;
+        self.cloud_map.get_or_insert_with(Vec::new).push(entry);
     }
 
     /// The run did not get through everything: `why` goes to `errors`.
@@ -111,40 +125,85 @@ impl Report {
     /// run, every one `Deleted`: what would be).
     pub fn record_plan(&mut self, plan: &Plan, outcomes: &[WriteOutcome]) {
         self.guard = plan.guard;
-        let mut outcomes = outcomes.iter();
-        for p in &plan.items {
-            match p.decision {
-                Decision::Keep(k) => *self.kept.entry(k).or_default() += 1,
-                Decision::Hold { decided, hold } => {
-                    self.held.push(entry(p, Reason::Held(hold), Some(decided)))
+        for (p, fate) in fates(plan, outcomes) {
+            match fate {
+                Fate::Kept(k) => *self.kept.entry(k).or_default() += 1,
+                Fate::Listed { reason, decided } => {
+                    let list = match reason {
+                        Reason::Deleted(_) => &mut self.deleted,
+                        Reason::Held(_) => &mut self.held,
+                    };
+                    list.push(entry(p, reason, decided));
                 }
-                Decision::Delete(reason) => match outcomes.next() {
-                    Some(WriteOutcome::Deleted) => {
-                        self.deleted.push(entry(p, Reason::Deleted(reason), None))
-                    }
-                    Some(WriteOutcome::Conflict(_)) => self.held.push(entry(
-                        p,
-                        Reason::Held(HoldReason::WriteConflict),
-                        Some(reason),
-                    )),
-                    Some(WriteOutcome::Failed(message)) => {
-                        if !self.errors.contains(message) {
-                            self.errors.push(message.clone());
-                        }
-                    }
-                    // Gone already (not reported), or never attempted.
-                    Some(WriteOutcome::Vanished | WriteOutcome::Skipped) | None => {}
-                },
+                Fate::Error(message) => add_error(&mut self.errors, message),
+                Fate::Unconfirmed(message) => self.incomplete(message),
+                Fate::Unreported => {}
             }
         }
     }
 }
 
+/// What one planned item comes to in a report, once its write (if any) is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Fate<'a> {
+    /// Counted under `kept`.
+    Kept(KeepReason),
+    /// Listed under `deleted` (a [`Reason::Deleted`]) or `held` (a
+    /// [`Reason::Held`], with the reason decided).
+    Listed {
+        reason: Reason,
+        decided: Option<DeleteReason>,
+    },
+    /// The write failed: its message goes to `errors`.
+    Error(&'a str),
+    /// The write was accepted but not seen through: the report is incomplete.
+    Unconfirmed(&'a str),
+    /// Gone already (someone else removed it), or never attempted (said once,
+    /// by the writer).
+    Unreported,
+}
+
+/// Each planned item with its fate. `outcomes` holds one entry per
+/// [`Plan::deletions`] item, in order.
+pub(crate) fn fates<'a, T>(
+    plan: &'a Plan<T>,
+    outcomes: &'a [WriteOutcome],
+) -> Vec<(&'a Planned<T>, Fate<'a>)> {
+    let mut outcomes = outcomes.iter();
+    let listed = |reason, decided| Fate::Listed { reason, decided };
+    plan.items
+        .iter()
+        .map(|p| {
+            let fate = match p.decision {
+                Decision::Keep(k) => Fate::Kept(k),
+                Decision::Hold { decided, hold } => listed(Reason::Held(hold), Some(decided)),
+                Decision::Delete(reason) => match outcomes.next() {
+                    Some(WriteOutcome::Deleted) => listed(Reason::Deleted(reason), None),
+                    Some(WriteOutcome::Conflict(_)) => {
+                        listed(Reason::Held(HoldReason::WriteConflict), Some(reason))
+                    }
+                    Some(WriteOutcome::Failed(message)) => Fate::Error(message),
+                    Some(WriteOutcome::Unconfirmed(message)) => Fate::Unconfirmed(message),
+                    Some(WriteOutcome::Vanished | WriteOutcome::Skipped) | None => Fate::Unreported,
+                },
+            };
+            (p, fate)
+        })
+        .collect()
+}
+
+/// Adds `message` to `errors` unless it is there already.
+pub(crate) fn add_error(errors: &mut Vec<String>, message: &str) {
+    if !errors.iter().any(|e| e == message) {
+        errors.push(message.to_string());
+    }
+}
+
 fn entry(p: &Planned, reason: Reason, decided: Option<DeleteReason>) -> ReportedRecord {
     ReportedRecord {
-        name: p.record.set.name.clone(),
-        rtype: p.record.set.rtype.clone(),
-        set_identifier: p.record.set.set_identifier.clone(),
+        name: p.item.set.name.clone(),
+        rtype: p.item.set.rtype.clone(),
+        set_identifier: p.item.set.set_identifier.clone(),
         target: p.target.clone(),
         reason,
         decided,

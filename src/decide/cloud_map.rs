@@ -1,0 +1,363 @@
+//! A Cloud Map namespace's decisions: each owned instance judged by its task
+//! (ECS-registered) or by EC2, the network interfaces of the namespace's VPCs and
+//! the health check (every other instance); then the zone's safety rules, per
+//! namespace, with the Cloud Map service in place of the record name.
+//!
+//! ECS owns the health of what it registers (it deregisters a task that fails its
+//! health checks), so an ECS-registered instance is never checked or marked. For
+//! an instance of a service with `HealthCheckCustomConfig`, the reaper is the
+//! health checker: a failed check marks it `UNHEALTHY` (Cloud Map stops answering
+//! with it), a passing one marks it `HEALTHY` again; it is deregistered only on
+//! `instance-gone` or `host-unknown`.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::SystemTime;
+
+use super::backing::in_grace;
+use super::estate::Estate;
+use super::policy;
+use super::{Decision, DeleteReason, KeepReason, Plan, PlanItem, PlanSettings, Planned};
+use crate::model::cloud_map::{
+    task_id, HealthStatus, OwnedInstance, Registrar, RegistryEvidence, RegistryListing,
+};
+use crate::model::{ClusterScope, Ec2Instance, Inventory, TaskStatus};
+use crate::names::Ec2Host;
+use crate::net::health::{Endpoint, HealthResult};
+
+impl PlanItem for OwnedInstance {
+    fn group(&self) -> &str {
+        &self.service_id
+    }
+
+    fn answers_for_group(&self) -> bool {
+        true
+    }
+
+    fn identity(&self) -> Option<&str> {
+        Some(&self.id)
+    }
+}
+
+/// What [`assess_instances`] concluded for one instance before health checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceVerdict {
+    Decided(Decision),
+    /// Not ECS-registered, its address is in use, nothing says it is gone: the
+    /// check of `AWS_INSTANCE_IPV4:AWS_INSTANCE_PORT` decides.
+    Check(Endpoint),
+}
+
+/// A custom health status to set (UpdateInstanceCustomHealthStatus).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthUpdate {
+    pub service_id: String,
+    pub service: String,
+    pub instance_id: String,
+    pub status: HealthStatus,
+}
+
+/// A namespace's plan: the deregistrations (and what is kept or held), and the
+/// custom health statuses to set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RegistryPlan {
+    pub plan: Plan<OwnedInstance>,
+    pub health_updates: Vec<HealthUpdate>,
+}
+
+/// Where the evidence for a namespace's instances comes from.
+pub struct RegistryContext<'a> {
+    pub evidence: &'a RegistryEvidence,
+    /// The VPCs the namespace's hosted zone is associated with.
+    pub vpcs: &'a BTreeSet<String>,
+    pub scope: &'a ClusterScope,
+}
+
+/// Judges each instance from ECS and EC2 alone (the first pass of the decision
+/// table, README "Cloud Map namespaces").
+pub fn assess_instances(
+    instances: &[OwnedInstance],
+    context: &RegistryContext,
+    settings: &PlanSettings,
+    now: SystemTime,
+) -> Vec<InstanceVerdict> {
+    let inventory = Inventory {
+        instances: context.evidence.instances.clone(),
+        zone_vpcs: context.vpcs.clone(),
+        ..Inventory::default()
+    };
+    let estate = Estate::new(&inventory);
+    instances
+        .iter()
+        .map(|i| {
+            let host = ec2_host(i, &estate);
+            if host.is_some_and(|h| h.state.is_gone()) {
+                return InstanceVerdict::Decided(Decision::Delete(DeleteReason::InstanceGone));
+            }
+            match &i.registrar {
+                Registrar::Ecs { cluster } => {
+                    InstanceVerdict::Decided(assess_ecs(i, cluster, context, settings, now))
+                }
+                Registrar::Other => assess_other(i, host, context, settings, now),
+            }
+        })
+        .collect()
+}
+
+/// The EC2 instance behind an instance: the one `EC2_INSTANCE_ID` names, when EC2
+/// knows it (an id is unique, while its address may since belong to another
+/// instance); else the instance of the namespace's VPCs with that address — the
+/// live one, when a gone one still reports the address too. As for the zone's
+/// records, EC2's word counts only for the namespace's VPCs.
+fn ec2_host<'a>(instance: &OwnedInstance, estate: &Estate<'a>) -> Option<&'a Ec2Instance> {
+    let by_id = instance
+        .ec2_instance_id
+        .as_ref()
+        .and_then(|id| estate.instance_for(&Ec2Host::Instance(id.clone())));
+    by_id.or_else(|| estate.instance_for(&Ec2Host::Address(instance.ipv4)))
+}
+
+/// An ECS-registered instance whose host is not gone: its task decides. ECS keeps
+/// a stopped task visible for at least an hour after it stopped, so a task ECS
+/// does not know at all has been gone for long (`task-gone`, negative); a cluster
+/// that no longer exists has no tasks.
+fn assess_ecs(
+    instance: &OwnedInstance,
+    cluster: &str,
+    context: &RegistryContext,
+    settings: &PlanSettings,
+    now: SystemTime,
+) -> Decision {
+    if !context.scope.includes(cluster) {
+        return Decision::Keep(KeepReason::OutOfScope);
+    }
+    if context.evidence.clusters_gone.contains(cluster) {
+        return Decision::Delete(DeleteReason::TaskGone);
+    }
+    match context.evidence.tasks.get(task_id(&instance.id)) {
+        None => Decision::Delete(DeleteReason::TaskGone),
+        Some(t) if matches!(t.last_status, TaskStatus::Stopped | TaskStatus::Deleted) => {
+            Decision::Delete(DeleteReason::TaskStopped)
+        }
+        Some(t) if in_grace(t, settings, now) => Decision::Keep(KeepReason::Grace),
+        Some(_) => Decision::Keep(KeepReason::Healthy),
+    }
+}
+
+/// An instance registered by anything but ECS, whose host is not gone: whether
+/// any network interface of the namespace's VPCs holds the address, then the
+/// health check.
+fn assess_other(
+    instance: &OwnedInstance,
+    host: Option<&Ec2Instance>,
+    context: &RegistryContext,
+    settings: &PlanSettings,
+    now: SystemTime,
+) -> InstanceVerdict {
+    use InstanceVerdict::Decided;
+    if !context.evidence.has_address(instance.ipv4) {
+        return Decided(Decision::Delete(DeleteReason::HostUnknown));
+    }
+    let launched_recently = host
+        .and_then(|h| h.launched_at)
+        .and_then(|t| now.duration_since(t).ok())
+        .is_some_and(|age| age < settings.startup_grace);
+    if launched_recently {
+        return Decided(Decision::Keep(KeepReason::Grace));
+    }
+    match (settings.checks_off, instance.port) {
+        (false, Some(port)) => InstanceVerdict::Check(Endpoint {
+            ip: instance.ipv4,
+            port,
+        }),
+        // Checks off, or no port to check: nothing says it is gone.
+        _ => Decided(Decision::Keep(KeepReason::Healthy)),
+    }
+}
+
+/// The distinct endpoints the verdicts need checked.
+pub fn instance_endpoints(verdicts: &[InstanceVerdict]) -> BTreeSet<Endpoint> {
+    verdicts
+        .iter()
+        .filter_map(|v| match v {
+            InstanceVerdict::Check(e) => Some(*e),
+            InstanceVerdict::Decided(_) => None,
+        })
+        .collect()
+}
+
+/// Final decisions for a namespace: health results (and the custom health
+/// statuses they change), then the safety rules ([`policy`]) per namespace, with
+/// last-record protection per Cloud Map service.
+pub fn decide_instances(
+    instances: &[OwnedInstance],
+    verdicts: Vec<InstanceVerdict>,
+    health: &HashMap<Endpoint, HealthResult>,
+    listing: &RegistryListing,
+    inventory_complete: bool,
+    settings: &PlanSettings,
+) -> RegistryPlan {
+    let mut health_updates = Vec::new();
+    let items = instances
+        .iter()
+        .zip(verdicts)
+        .map(|(instance, verdict)| {
+            let (decision, detail) = match verdict {
+                InstanceVerdict::Decided(d) => (d, None),
+                InstanceVerdict::Check(endpoint) => {
+                    let (decision, detail, update) =
+                        checked(instance, health.get(&endpoint), listing);
+                    health_updates.extend(update);
+                    (decision, detail)
+                }
+            };
+            Planned {
+                item: instance.clone(),
+                target: instance.target(),
+                decision,
+                task: None,
+                detail,
+            }
+        })
+        .collect();
+    let mut group_counts: HashMap<String, usize> = HashMap::new();
+    for r in &listing.instances {
+        *group_counts.entry(r.service_id.clone()).or_default() += 1;
+    }
+    let mut plan = Plan {
+        items,
+        guard: Default::default(),
+    };
+    policy::apply_safety_rules(&mut plan, inventory_complete, &group_counts, settings);
+    let mut plan = RegistryPlan {
+        plan,
+        health_updates,
+    };
+    if plan.plan.guard.tripped || !inventory_complete {
+        plan.health_updates
+            .retain(|u| u.status != HealthStatus::Unhealthy);
+    } else if settings.keep_last_record {
+        keep_one_answering(&mut plan, listing);
+    }
+    plan
+}
+
+/// Last-record protection for `UNHEALTHY` marks: a service whose every instance
+/// would be deregistered or unhealthy after this sweep keeps one instance
+/// unmarked (the first by id), so that it still answers.
+fn keep_one_answering(plan: &mut RegistryPlan, listing: &RegistryListing) {
+    let key = |service: &str, id: &str| (service.to_string(), id.to_string());
+    let deleting: HashSet<(String, String)> = plan
+        .plan
+        .deletions()
+        .map(|p| key(&p.item.service_id, &p.item.id))
+        .collect();
+    let status_after = |service: &str, id: &str, updates: &[HealthUpdate]| {
+        let update = updates
+            .iter()
+            .find(|u| u.service_id == service && u.instance_id == id);
+        match update {
+            Some(u) => Some(u.status),
+            None => listing.health.get(&key(service, id)).copied(),
+        }
+    };
+    let marked: BTreeSet<String> = plan
+        .health_updates
+        .iter()
+        .filter(|u| u.status == HealthStatus::Unhealthy)
+        .map(|u| u.service_id.clone())
+        .collect();
+    for service in marked {
+        let answering = listing
+            .instances
+            .iter()
+            .filter(|r| r.service_id == service && !deleting.contains(&key(&service, &r.id)))
+            .filter(|r| {
+                status_after(&service, &r.id, &plan.health_updates) != Some(HealthStatus::Unhealthy)
+            })
+            .count();
+        if answering == 0 {
+            let spared = plan
+                .health_updates
+                .iter()
+                .filter(|u| u.service_id == service && u.status == HealthStatus::Unhealthy)
+                .map(|u| u.instance_id.clone())
+                .min();
+            plan.health_updates
+                .retain(|u| !(u.service_id == service && Some(&u.instance_id) == spared.as_ref()));
+        }
+    }
+}
+
+/// One checked instance's decision, the failure detail, and the custom health
+/// status to set, if the service has custom health and the check changes it.
+fn checked(
+    instance: &OwnedInstance,
+    result: Option<&HealthResult>,
+    listing: &RegistryListing,
+) -> (Decision, Option<String>, Option<HealthUpdate>) {
+    let custom = listing
+        .service(&instance.service_id)
+        .is_some_and(|s| s.custom_health);
+    let (decision, detail, status) = match result {
+        Some(HealthResult::Healthy) => (
+            Decision::Keep(KeepReason::Healthy),
+            None,
+            HealthStatus::Healthy,
+        ),
+        Some(HealthResult::Unhealthy { last_error }) if custom => (
+            Decision::Keep(KeepReason::Unhealthy),
+            Some(last_error.clone()),
+            HealthStatus::Unhealthy,
+        ),
+        Some(HealthResult::Unhealthy { last_error }) => {
+            let decision = Decision::Delete(DeleteReason::Unhealthy);
+            return (decision, Some(last_error.clone()), None);
+        }
+        None => return (Decision::Keep(KeepReason::Unchecked), None, None),
+    };
+    let now = listing
+        .health
+        .get(&(instance.service_id.clone(), instance.id.clone()))
+        .copied();
+    let update = (custom && changes(now, status)).then(|| HealthUpdate {
+        service_id: instance.service_id.clone(),
+        service: instance.service.clone(),
+        instance_id: instance.id.clone(),
+        status,
+    });
+    (decision, detail, update)
+}
+
+/// A `task-stopped` event's decision on the stopped task's registration, which
+/// ECS has confirmed STOPPED: positive evidence, deregistered.
+pub fn decide_task_stopped_instance(
+    instance: OwnedInstance,
+    settings: &PlanSettings,
+) -> RegistryPlan {
+    let target = instance.target();
+    let planned = Planned {
+        item: instance,
+        target,
+        decision: Decision::Delete(DeleteReason::TaskStopped),
+        task: None,
+        detail: None,
+    };
+    RegistryPlan {
+        plan: super::event_plan(vec![planned], 1, settings),
+        health_updates: Vec::new(),
+    }
+}
+
+/// Whether setting `to` changes what Cloud Map says: `UNHEALTHY` unless it says
+/// so already; `HEALTHY` only to undo an `UNHEALTHY` (an instance Cloud Map has
+/// never been told about starts healthy, or as `AWS_INIT_HEALTH_STATUS` said).
+fn changes(now: Option<HealthStatus>, to: HealthStatus) -> bool {
+    match to {
+        HealthStatus::Unhealthy => now != Some(HealthStatus::Unhealthy),
+        _ => now == Some(HealthStatus::Unhealthy),
+    }
+}
+
+#[cfg(test)]
+#[path = "cloud_map_tests.rs"]
+mod tests;

@@ -1,0 +1,451 @@
+//! The Cloud Map decision table, one row per rule.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+use std::time::{Duration, SystemTime};
+
+use super::*;
+use crate::decide::HoldReason;
+use crate::model::cloud_map::{CloudMapService, Registration};
+use crate::model::{InstanceState, Task};
+
+const VPC: &str = "vpc-ns";
+
+fn settings() -> PlanSettings {
+    PlanSettings {
+        startup_grace: Duration::from_secs(60),
+        max_delete_percent: 50,
+        keep_last_record: true,
+        checks_off: false,
+    }
+}
+
+fn ip(last: u8) -> Ipv4Addr {
+    Ipv4Addr::new(10, 1, 0, last)
+}
+
+fn owned(service: &str, id: &str, last: u8, registrar: Registrar) -> OwnedInstance {
+    OwnedInstance {
+        service_id: format!("srv-{service}"),
+        service: service.into(),
+        id: id.into(),
+        ipv4: ip(last),
+        port: Some(8080),
+        registrar,
+        ec2_instance_id: None,
+    }
+}
+
+fn ecs(service: &str, task: &str, last: u8) -> OwnedInstance {
+    owned(
+        service,
+        task,
+        last,
+        Registrar::Ecs {
+            cluster: "prod".into(),
+        },
+    )
+}
+
+fn script(service: &str, id: &str, last: u8, ec2: Option<&str>) -> OwnedInstance {
+    OwnedInstance {
+        ec2_instance_id: ec2.map(String::from),
+        ..owned(service, id, last, Registrar::Other)
+    }
+}
+
+fn task(id: &str, last: &str, started_ago: u64) -> Task {
+    let at = SystemTime::now() - Duration::from_secs(started_ago);
+    Task {
+        arn: format!("arn:aws:ecs:us-east-1:1:task/prod/{id}"),
+        cluster: "prod".into(),
+        container_instance_arn: None,
+        last_status: TaskStatus::parse(last),
+        desired_status: TaskStatus::parse("RUNNING"),
+        started_at: Some(at),
+        created_at: Some(at),
+        task_definition_arn: None,
+        containers: Vec::new(),
+    }
+}
+
+fn ec2(id: &str, last: u8, state: &str, vpc: &str) -> Ec2Instance {
+    Ec2Instance {
+        id: id.into(),
+        state: InstanceState::parse(state),
+        private_ip: Some(ip(last)),
+        private_dns: None,
+        vpc_id: Some(vpc.into()),
+        launched_at: Some(SystemTime::now() - Duration::from_secs(3600)),
+    }
+}
+
+fn listing(instances: &[OwnedInstance], custom: &[&str]) -> RegistryListing {
+    let services: BTreeSet<&str> = instances.iter().map(|i| i.service.as_str()).collect();
+    RegistryListing {
+        services: services
+            .iter()
+            .map(|s| CloudMapService {
+                id: format!("srv-{s}"),
+                name: s.to_string(),
+                custom_health: custom.contains(s),
+            })
+            .collect(),
+        instances: instances
+            .iter()
+            .map(|i| Registration {
+                service_id: i.service_id.clone(),
+                id: i.id.clone(),
+                attributes: BTreeMap::new(),
+                created_by: None,
+            })
+            .collect(),
+        health: HashMap::new(),
+        failures: Vec::new(),
+    }
+}
+
+fn assess(instances: &[OwnedInstance], evidence: &RegistryEvidence) -> Vec<InstanceVerdict> {
+    let vpcs = BTreeSet::from([VPC.to_string()]);
+    let context = RegistryContext {
+        evidence,
+        vpcs: &vpcs,
+        scope: &ClusterScope::All,
+    };
+    assess_instances(instances, &context, &settings(), SystemTime::now())
+}
+
+fn decided(v: InstanceVerdict) -> Decision {
+    match v {
+        InstanceVerdict::Decided(d) => d,
+        InstanceVerdict::Check(e) => panic!("expected a decision, got a check of {e:?}"),
+    }
+}
+
+#[test]
+fn ecs_registered_instances_are_judged_by_their_task_only() {
+    let instances = [
+        ecs("web", "running", 1),
+        ecs("web", "young", 2),
+        ecs("web", "stopped", 3),
+        ecs("web", "unknown", 4),
+    ];
+    let evidence = RegistryEvidence {
+        tasks: [
+            ("running", task("running", "RUNNING", 600)),
+            ("young", task("young", "RUNNING", 5)),
+            ("stopped", task("stopped", "STOPPED", 600)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
+        ..Default::default()
+    };
+    let got: Vec<Decision> = assess(&instances, &evidence)
+        .into_iter()
+        .map(decided)
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            Decision::Keep(KeepReason::Healthy),
+            Decision::Keep(KeepReason::Grace),
+            Decision::Delete(DeleteReason::TaskStopped),
+            Decision::Delete(DeleteReason::TaskGone),
+        ]
+    );
+}
+
+#[test]
+fn a_deleted_cluster_condemns_its_instances_and_an_unswept_one_keeps_them() {
+    let instances = [ecs("web", "t1", 1)];
+    let evidence = RegistryEvidence {
+        clusters_gone: BTreeSet::from(["prod".to_string()]),
+        ..Default::default()
+    };
+    assert_eq!(
+        decided(assess(&instances, &evidence)[0]),
+        Decision::Delete(DeleteReason::TaskGone)
+    );
+    let vpcs = BTreeSet::new();
+    let scope = ClusterScope::Named(vec!["arn:aws:ecs:us-east-1:1:cluster/staging".into()]);
+    let context = RegistryContext {
+        evidence: &evidence,
+        vpcs: &vpcs,
+        scope: &scope,
+    };
+    let got = assess_instances(&instances, &context, &settings(), SystemTime::now());
+    assert_eq!(decided(got[0]), Decision::Keep(KeepReason::OutOfScope));
+}
+
+#[test]
+fn other_instances_are_judged_by_ec2_then_network_interfaces_then_the_check() {
+    let instances = [
+        script("db", "by-id", 1, Some("i-gone")),
+        script("db", "by-ip", 2, None),
+        script("db", "no-eni", 3, None),
+        script("db", "other-vpc", 4, None),
+        script("db", "young", 5, Some("i-young")),
+        script("db", "check", 6, None),
+    ];
+    let mut young = ec2("i-young", 5, "running", VPC);
+    young.launched_at = Some(SystemTime::now());
+    let evidence = RegistryEvidence {
+        instances: vec![
+            // Terminated: no address any more, only its id ties it.
+            Ec2Instance {
+                private_ip: None,
+                vpc_id: None,
+                ..ec2("i-gone", 1, "terminated", VPC)
+            },
+            ec2("i-stopping", 2, "stopping", VPC),
+            // The same address in another VPC, gone: proves nothing here.
+            ec2("i-elsewhere", 4, "terminated", "vpc-other"),
+            young,
+        ],
+        addresses: [1, 2, 4, 5, 6].into_iter().map(ip).collect(),
+        ..Default::default()
+    };
+    let got = assess(&instances, &evidence);
+    assert_eq!(
+        decided(got[0]),
+        Decision::Delete(DeleteReason::InstanceGone)
+    );
+    assert_eq!(
+        decided(got[1]),
+        Decision::Delete(DeleteReason::InstanceGone)
+    );
+    assert_eq!(decided(got[2]), Decision::Delete(DeleteReason::HostUnknown));
+    assert_eq!(
+        got[3],
+        InstanceVerdict::Check(Endpoint {
+            ip: ip(4),
+            port: 8080
+        })
+    );
+    assert_eq!(decided(got[4]), Decision::Keep(KeepReason::Grace));
+    assert!(matches!(got[5], InstanceVerdict::Check(_)));
+}
+
+fn checked_plan(custom: &[&str], status: Option<HealthStatus>, healthy: bool) -> RegistryPlan {
+    let instances = [script("db", "a", 1, None), script("db", "b", 2, None)];
+    let mut listing = listing(&instances, custom);
+    if let Some(status) = status {
+        listing.health.insert(("srv-db".into(), "a".into()), status);
+    }
+    let endpoint = Endpoint {
+        ip: ip(1),
+        port: 8080,
+    };
+    let result = if healthy {
+        HealthResult::Healthy
+    } else {
+        HealthResult::Unhealthy {
+            last_error: "connection refused".into(),
+        }
+    };
+    let verdicts = vec![
+        InstanceVerdict::Check(endpoint),
+        InstanceVerdict::Decided(Decision::Keep(KeepReason::Healthy)),
+    ];
+    let health = HashMap::from([(endpoint, result)]);
+    decide_instances(&instances, verdicts, &health, &listing, true, &settings())
+}
+
+#[test]
+fn a_failed_check_deregisters_unless_the_service_has_custom_health() {
+    let plain = checked_plan(&[], None, false);
+    assert_eq!(
+        plain.plan.items[0].decision,
+        Decision::Delete(DeleteReason::Unhealthy)
+    );
+    assert!(plain.health_updates.is_empty());
+
+    let custom = checked_plan(&["db"], Some(HealthStatus::Healthy), false);
+    assert_eq!(
+        custom.plan.items[0].decision,
+        Decision::Keep(KeepReason::Unhealthy)
+    );
+    assert_eq!(custom.health_updates.len(), 1);
+    assert_eq!(custom.health_updates[0].status, HealthStatus::Unhealthy);
+    assert_eq!(custom.health_updates[0].instance_id, "a");
+}
+
+#[test]
+fn custom_health_is_only_changed_when_cloud_map_says_otherwise() {
+    let already = checked_plan(&["db"], Some(HealthStatus::Unhealthy), false);
+    assert!(already.health_updates.is_empty(), "UNHEALTHY already");
+    let back = checked_plan(&["db"], Some(HealthStatus::Unhealthy), true);
+    assert_eq!(
+        back.plan.items[0].decision,
+        Decision::Keep(KeepReason::Healthy)
+    );
+    assert_eq!(back.health_updates[0].status, HealthStatus::Healthy);
+    let fine = checked_plan(&["db"], Some(HealthStatus::Healthy), true);
+    assert!(fine.health_updates.is_empty(), "HEALTHY already");
+}
+
+#[test]
+fn the_last_instance_of_a_service_is_held_and_positive_evidence_goes_through() {
+    let instances = [
+        script("db", "a", 1, None),
+        script("db", "b", 2, None),
+        script("cache", "c", 3, None),
+    ];
+    let listing = listing(&instances, &[]);
+    let verdicts = vec![
+        InstanceVerdict::Decided(Decision::Delete(DeleteReason::HostUnknown)),
+        InstanceVerdict::Decided(Decision::Delete(DeleteReason::InstanceGone)),
+        InstanceVerdict::Decided(Decision::Keep(KeepReason::Healthy)),
+    ];
+    let mut s = settings();
+    s.max_delete_percent = 100;
+    let plan = decide_instances(&instances, verdicts, &HashMap::new(), &listing, true, &s).plan;
+    assert_eq!(
+        plan.items[0].decision,
+        Decision::Hold {
+            decided: DeleteReason::HostUnknown,
+            hold: HoldReason::LastRecord
+        }
+    );
+    assert_eq!(
+        plan.items[1].decision,
+        Decision::Delete(DeleteReason::InstanceGone)
+    );
+}
+
+#[test]
+fn guard_and_incomplete_inventory_hold_negative_deregistrations_per_namespace() {
+    let instances: Vec<OwnedInstance> = (1..=4)
+        .map(|n| script("db", &format!("i{n}"), n, None))
+        .collect();
+    let listing = listing(&instances, &[]);
+    let verdicts = |reasons: [DeleteReason; 4]| {
+        reasons
+            .into_iter()
+            .map(|r| InstanceVerdict::Decided(Decision::Delete(r)))
+            .collect::<Vec<_>>()
+    };
+    use DeleteReason::{HostUnknown, InstanceGone};
+    let mut s = settings();
+    s.keep_last_record = false;
+    let guarded = decide_instances(
+        &instances,
+        verdicts([HostUnknown, HostUnknown, HostUnknown, InstanceGone]),
+        &HashMap::new(),
+        &listing,
+        true,
+        &s,
+    )
+    .plan;
+    assert!(guarded.guard.tripped);
+    assert_eq!((guarded.guard.negative, guarded.guard.owned), (3, 4));
+    assert_eq!(guarded.deletions().count(), 1, "instance-gone goes through");
+
+    let incomplete = decide_instances(
+        &instances,
+        verdicts([HostUnknown, InstanceGone, InstanceGone, InstanceGone]),
+        &HashMap::new(),
+        &listing,
+        false,
+        &s,
+    )
+    .plan;
+    assert!(!incomplete.guard.tripped);
+    assert_eq!(
+        incomplete.items[0].decision,
+        Decision::Hold {
+            decided: HostUnknown,
+            hold: HoldReason::InventoryIncomplete
+        }
+    );
+    assert_eq!(incomplete.deletions().count(), 3);
+}
+
+#[test]
+fn a_reused_address_is_judged_by_the_live_instance_that_holds_it_now() {
+    let instances = [
+        script("db", "by-ip", 1, None),
+        script("db", "by-id", 1, Some("i-new")),
+        ecs("web", "on-gone-host", 2),
+    ];
+    let mut on_gone_host = instances[2].clone();
+    on_gone_host.ec2_instance_id = Some("i-host".into());
+    let instances = [instances[0].clone(), instances[1].clone(), on_gone_host];
+    let evidence = RegistryEvidence {
+        instances: vec![
+            // Stopped, still reporting the address; a new instance holds it too.
+            ec2("i-old", 1, "stopped", VPC),
+            ec2("i-new", 1, "running", VPC),
+            ec2("i-host", 2, "terminated", VPC),
+        ],
+        tasks: [("on-gone-host", task("on-gone-host", "RUNNING", 600))]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        addresses: [1, 2].into_iter().map(ip).collect(),
+        ..Default::default()
+    };
+    let got = assess(&instances, &evidence);
+    assert!(matches!(got[0], InstanceVerdict::Check(_)), "{:?}", got[0]);
+    assert!(matches!(got[1], InstanceVerdict::Check(_)), "{:?}", got[1]);
+    // EC2's word on the host wins over ECS's stale view of a running task.
+    assert_eq!(
+        decided(got[2]),
+        Decision::Delete(DeleteReason::InstanceGone)
+    );
+}
+
+/// Every instance of `db` fails its check in a custom-health service; `others`
+/// more instances elsewhere answer.
+fn all_failing(n: u8, others: u8, complete: bool, keep_last: bool) -> RegistryPlan {
+    let mut instances: Vec<OwnedInstance> = (1..=n)
+        .map(|i| script("db", &format!("d{i}"), i, None))
+        .collect();
+    instances.extend((1..=others).map(|i| script("web", &format!("w{i}"), 100 + i, None)));
+    let listing = listing(&instances, &["db"]);
+    let failed = HealthResult::Unhealthy {
+        last_error: "refused".into(),
+    };
+    let mut health = HashMap::new();
+    let verdicts = instances
+        .iter()
+        .map(|i| {
+            let endpoint = Endpoint {
+                ip: i.ipv4,
+                port: 8080,
+            };
+            if i.service == "db" {
+                health.insert(endpoint, failed.clone());
+                InstanceVerdict::Check(endpoint)
+            } else {
+                InstanceVerdict::Decided(Decision::Keep(KeepReason::Healthy))
+            }
+        })
+        .collect();
+    let mut s = settings();
+    s.keep_last_record = keep_last;
+    decide_instances(&instances, verdicts, &health, &listing, complete, &s)
+}
+
+#[test]
+fn unhealthy_marks_count_toward_the_guard_and_wait_for_a_complete_inventory() {
+    // 2 marks of 10 owned: under the 50 % guard, both made but the last answering
+    // instance of the service is spared.
+    let plan = all_failing(2, 8, true, true);
+    assert!(!plan.plan.guard.tripped);
+    assert_eq!(plan.plan.guard.negative, 2);
+    assert_eq!(plan.health_updates.len(), 1, "{:?}", plan.health_updates);
+    assert_eq!(plan.health_updates[0].instance_id, "d2");
+
+    let plan = all_failing(2, 8, true, false);
+    assert_eq!(plan.health_updates.len(), 2, "KEEP_LAST_RECORD=false");
+
+    // 6 of 10: the guard trips and nothing is marked.
+    let plan = all_failing(6, 4, true, false);
+    assert!(plan.plan.guard.tripped);
+    assert!(plan.health_updates.is_empty());
+
+    let plan = all_failing(2, 8, false, false);
+    assert!(plan.health_updates.is_empty(), "inventory incomplete");
+}

@@ -1,0 +1,285 @@
+//! Plain data of AWS Cloud Map: the namespaces swept, their services and
+//! registered instances, and what ECS and EC2 say about those instances.
+//!
+//! Attribute names are Cloud Map's and ECS's own (Cloud Map API reference,
+//! `RegisterInstance`: `AWS_INSTANCE_IPV4`, `AWS_INSTANCE_PORT`,
+//! `AWS_INIT_HEALTH_STATUS`; ECS adds `ECS_CLUSTER_NAME`, `ECS_SERVICE_NAME`,
+//! `ECS_TASK_DEFINITION_FAMILY`, `AVAILABILITY_ZONE`, `REGION`, and
+//! `EC2_INSTANCE_ID` for a task on an EC2 container instance, and registers each
+//! task under its task id).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Ec2Instance, ReadFailure, Task};
+
+pub const ATTR_IPV4: &str = "AWS_INSTANCE_IPV4";
+pub const ATTR_PORT: &str = "AWS_INSTANCE_PORT";
+pub const ATTR_ECS_CLUSTER: &str = "ECS_CLUSTER_NAME";
+pub const ATTR_EC2_INSTANCE: &str = "EC2_INSTANCE_ID";
+
+/// A Cloud Map namespace, as ListNamespaces reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace {
+    /// `ns-…`
+    pub id: String,
+    pub name: String,
+    /// The account that owns it (`ResourceOwner`).
+    pub owner: Option<String>,
+    /// `DNS_PRIVATE`, `DNS_PUBLIC` or `HTTP`.
+    pub kind: String,
+    /// The Route 53 zone Cloud Map writes the namespace's records into (DNS
+    /// namespaces only), without the `/hostedzone/` prefix.
+    pub hosted_zone_id: Option<String>,
+}
+
+/// A namespace being swept: itself and the VPCs its hosted zone is associated
+/// with (only their instances and network interfaces are evidence).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweptNamespace {
+    pub namespace: Namespace,
+    pub vpcs: BTreeSet<String>,
+}
+
+/// A Cloud Map service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudMapService {
+    /// `srv-…`
+    pub id: String,
+    pub name: String,
+    /// `HealthCheckCustomConfig` is set: the status of its instances is whatever
+    /// UpdateInstanceCustomHealthStatus last said.
+    pub custom_health: bool,
+}
+
+/// A registered instance, as ListInstances reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub service_id: String,
+    pub id: String,
+    pub attributes: BTreeMap<String, String>,
+    /// The account that registered it (`CreatedByAccount`), when Cloud Map says.
+    pub created_by: Option<String>,
+}
+
+/// A custom health status (GetInstancesHealthStatus, UpdateInstanceCustomHealthStatus).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HealthStatus {
+    Healthy,
+    Unhealthy,
+    #[serde(other)]
+    Unknown,
+}
+
+impl HealthStatus {
+    pub fn parse(name: &str) -> Self {
+        super::from_wire(name).unwrap_or(Self::Unknown)
+    }
+}
+
+/// Everything one namespace holds, as listed.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryListing {
+    pub services: Vec<CloudMapService>,
+    pub instances: Vec<Registration>,
+    /// Custom health status by (service id, instance id), for services with
+    /// `HealthCheckCustomConfig`.
+    pub health: HashMap<(String, String), HealthStatus>,
+    pub failures: Vec<ReadFailure>,
+}
+
+impl RegistryListing {
+    pub fn service(&self, id: &str) -> Option<&CloudMapService> {
+        self.services.iter().find(|s| s.id == id)
+    }
+}
+
+/// What ECS and EC2 say about a namespace's instances.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryEvidence {
+    /// Tasks ECS knows, by task id (running and stopped ones).
+    pub tasks: HashMap<String, Task>,
+    /// Clusters named by `ECS_CLUSTER_NAME` that no longer exist.
+    pub clusters_gone: BTreeSet<String>,
+    /// Every EC2 instance of the region.
+    pub instances: Vec<Ec2Instance>,
+    /// Every private address of a network interface in the namespace's VPCs.
+    pub addresses: BTreeSet<Ipv4Addr>,
+    /// The IPv4 prefixes delegated to those interfaces (address, length): every
+    /// address in one is the interface's.
+    pub prefixes: Vec<(Ipv4Addr, u8)>,
+    pub failures: Vec<ReadFailure>,
+}
+
+impl RegistryEvidence {
+    /// Whether a network interface of the namespace's VPCs has `ip`.
+    pub fn has_address(&self, ip: Ipv4Addr) -> bool {
+        self.addresses.contains(&ip)
+            || self.prefixes.iter().any(|(net, len)| {
+                let mask = u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0);
+                u32::from(ip) & mask == u32::from(*net) & mask
+            })
+    }
+}
+
+/// Who registered an owned instance, which says what judges it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registrar {
+    /// ECS (`serviceRegistries`): the instance id is the task id.
+    Ecs { cluster: String },
+    /// A script, or anything else: judged by EC2, the network interfaces of the
+    /// namespace's VPCs and the health check.
+    Other,
+}
+
+/// A Cloud Map instance the reaper may deregister: one that carries
+/// `AWS_INSTANCE_IPV4` (others — HTTP-only, CNAME or alias instances — are foreign).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedInstance {
+    pub service_id: String,
+    /// The service's name, for the report.
+    pub service: String,
+    pub id: String,
+    pub ipv4: Ipv4Addr,
+    pub port: Option<u16>,
+    pub registrar: Registrar,
+    /// `EC2_INSTANCE_ID`: the EC2 instance behind the address (ECS sets it for
+    /// tasks on EC2 container instances; scripts may).
+    pub ec2_instance_id: Option<String>,
+}
+
+impl OwnedInstance {
+    /// Owned when it carries a parsable `AWS_INSTANCE_IPV4` and was registered by
+    /// the account that owns the namespace: another account's instances (a
+    /// namespace shared through AWS RAM) are judged by that account's ECS and EC2,
+    /// which this one cannot see.
+    pub fn classify(
+        registration: &Registration,
+        service: &str,
+        owner: Option<&str>,
+    ) -> Option<Self> {
+        if let (Some(by), Some(owner)) = (registration.created_by.as_deref(), owner) {
+            if by != owner {
+                return None;
+            }
+        }
+        let attr = |k: &str| {
+            registration
+                .attributes
+                .get(k)
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty())
+        };
+        let ipv4 = attr(ATTR_IPV4)?.parse().ok()?;
+        let registrar = match attr(ATTR_ECS_CLUSTER) {
+            Some(cluster) => Registrar::Ecs {
+                cluster: cluster.to_string(),
+            },
+            None => Registrar::Other,
+        };
+        Some(OwnedInstance {
+            service_id: registration.service_id.clone(),
+            service: service.to_string(),
+            id: registration.id.clone(),
+            ipv4,
+            port: attr(ATTR_PORT).and_then(|p| p.parse().ok()),
+            registrar,
+            ec2_instance_id: attr(ATTR_EC2_INSTANCE).map(String::from),
+        })
+    }
+
+    /// `ip:port`, or the address alone.
+    pub fn target(&self) -> String {
+        match self.port {
+            Some(port) => format!("{}:{port}", self.ipv4),
+            None => self.ipv4.to_string(),
+        }
+    }
+}
+
+/// A task's id: the last segment of its ARN (both ARN formats).
+pub fn task_id(task_arn: &str) -> &str {
+    task_arn.rsplit('/').next().unwrap_or(task_arn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registration(attrs: &[(&str, &str)]) -> Registration {
+        Registration {
+            service_id: "srv-1".into(),
+            id: "i1".into(),
+            attributes: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            created_by: None,
+        }
+    }
+
+    fn owned(attrs: &[(&str, &str)]) -> Option<OwnedInstance> {
+        OwnedInstance::classify(&registration(attrs), "web", Some("111"))
+    }
+
+    #[test]
+    fn only_instances_with_an_ipv4_address_are_owned() {
+        assert!(owned(&[]).is_none());
+        assert!(owned(&[("AWS_INSTANCE_CNAME", "x.example")]).is_none());
+        assert!(owned(&[(ATTR_IPV4, "not-an-ip")]).is_none());
+        let ecs = owned(&[
+            (ATTR_IPV4, "10.0.0.5"),
+            (ATTR_PORT, "8080"),
+            (ATTR_ECS_CLUSTER, "prod"),
+            (ATTR_EC2_INSTANCE, "i-0host"),
+        ])
+        .unwrap();
+        assert_eq!(ecs.target(), "10.0.0.5:8080");
+        assert_eq!(
+            ecs.registrar,
+            Registrar::Ecs {
+                cluster: "prod".into()
+            }
+        );
+        assert_eq!(ecs.ec2_instance_id.as_deref(), Some("i-0host"));
+        let script = owned(&[(ATTR_IPV4, "10.0.0.6"), (ATTR_EC2_INSTANCE, "i-0abc")]).unwrap();
+        assert_eq!(script.target(), "10.0.0.6");
+        assert_eq!(script.registrar, Registrar::Other);
+        assert_eq!(script.ec2_instance_id.as_deref(), Some("i-0abc"));
+    }
+
+    #[test]
+    fn another_accounts_instances_in_a_shared_namespace_are_foreign() {
+        let mut theirs = registration(&[(ATTR_IPV4, "10.0.0.5")]);
+        theirs.created_by = Some("222".into());
+        assert!(OwnedInstance::classify(&theirs, "web", Some("111")).is_none());
+        theirs.created_by = Some("111".into());
+        assert!(OwnedInstance::classify(&theirs, "web", Some("111")).is_some());
+    }
+
+    #[test]
+    fn delegated_prefixes_hold_their_addresses() {
+        let evidence = RegistryEvidence {
+            addresses: BTreeSet::from([Ipv4Addr::new(10, 0, 0, 5)]),
+            prefixes: vec![(Ipv4Addr::new(10, 0, 1, 16), 28)],
+            ..RegistryEvidence::default()
+        };
+        assert!(evidence.has_address(Ipv4Addr::new(10, 0, 0, 5)));
+        assert!(evidence.has_address(Ipv4Addr::new(10, 0, 1, 31)));
+        assert!(!evidence.has_address(Ipv4Addr::new(10, 0, 1, 32)));
+        assert!(!evidence.has_address(Ipv4Addr::new(10, 0, 0, 6)));
+    }
+
+    #[test]
+    fn task_ids_come_from_either_arn_format() {
+        assert_eq!(
+            task_id("arn:aws:ecs:us-east-1:1:task/prod/abc123"),
+            "abc123"
+        );
+        assert_eq!(task_id("arn:aws:ecs:us-east-1:1:task/abc123"), "abc123");
+        assert_eq!(task_id("abc123"), "abc123");
+    }
+}

@@ -1,0 +1,167 @@
+//! The report's `cloud_map` entries: one per namespace, built from its plan and
+//! what became of the deregistrations and health updates.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{add_error, fates, Fate, Reason, RecordCounts};
+use crate::decide::cloud_map::RegistryPlan;
+use crate::decide::{DeleteReason, Guard, KeepReason, Planned};
+use crate::model::cloud_map::{HealthStatus, OwnedInstance};
+use crate::model::WriteOutcome;
+
+/// One namespace's entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamespaceReport {
+    /// `null` when the configured name or id matched no namespace.
+    pub namespace_id: Option<String>,
+    pub namespace: String,
+    pub complete: bool,
+    pub instances: RecordCounts,
+    /// `healthy`, `grace`, `out-of-scope` always; `unhealthy` (custom health,
+    /// marked) and `unchecked` when non-zero.
+    pub kept: BTreeMap<KeepReason, usize>,
+    pub deregistered: Vec<ReportedInstance>,
+    pub held: Vec<ReportedInstance>,
+    pub health_updates: Vec<ReportedHealthUpdate>,
+    pub guard: Guard,
+    pub errors: Vec<String>,
+}
+
+/// One instance in `deregistered` or `held`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportedInstance {
+    pub service: String,
+    pub instance_id: String,
+    /// `ip:port`, or `ip`.
+    pub target: String,
+    pub reason: Reason,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided: Option<DeleteReason>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportedHealthUpdate {
+    pub service: String,
+    pub instance_id: String,
+    pub status: HealthStatus,
+}
+
+impl NamespaceReport {
+    /// An empty entry for the namespace configured as `namespace`.
+    pub fn new(namespace: &str, limit_percent: u8) -> Self {
+        NamespaceReport {
+            namespace_id: None,
+            namespace: namespace.to_string(),
+            complete: true,
+            instances: RecordCounts::default(),
+            kept: [
+                KeepReason::Healthy,
+                KeepReason::Grace,
+                KeepReason::OutOfScope,
+            ]
+            .into_iter()
+            .map(|k| (k, 0))
+            .collect(),
+            deregistered: Vec::new(),
+            held: Vec::new(),
+            health_updates: Vec::new(),
+            guard: Guard {
+                limit_percent,
+                ..Guard::default()
+            },
+            errors: Vec::new(),
+        }
+    }
+
+    /// The namespace did not get through everything: `why` goes to `errors`.
+    pub fn incomplete(&mut self, why: impl Into<String>) {
+        self.complete = false;
+        self.errors.push(why.into());
+    }
+
+    /// Fills in the plan's decisions, what became of each deregistration (one
+    /// outcome per deletion, in order) and of each health update (one result
+    /// each, in order).
+    pub fn record_plan(
+        &mut self,
+        plan: &RegistryPlan,
+        outcomes: &[WriteOutcome],
+        updates: &[Result<(), String>],
+    ) {
+        self.guard = plan.plan.guard;
+        for (p, fate) in fates(&plan.plan, outcomes) {
+            match fate {
+                Fate::Kept(k) => *self.kept.entry(k).or_default() += 1,
+                Fate::Listed { reason, decided } => {
+                    let list = match reason {
+                        Reason::Deleted(_) => &mut self.deregistered,
+                        Reason::Held(_) => &mut self.held,
+                    };
+                    list.push(entry(p, reason, decided));
+                }
+                Fate::Error(message) => add_error(&mut self.errors, message),
+                Fate::Unconfirmed(message) => self.incomplete(message),
+                Fate::Unreported => {}
+            }
+        }
+        for (update, result) in plan.health_updates.iter().zip(updates) {
+            match result {
+                Ok(()) => self.health_updates.push(ReportedHealthUpdate {
+                    service: update.service.clone(),
+                    instance_id: update.instance_id.clone(),
+                    status: update.status,
+                }),
+                Err(message) => add_error(&mut self.errors, message),
+            }
+        }
+    }
+}
+
+fn entry(
+    p: &Planned<OwnedInstance>,
+    reason: Reason,
+    decided: Option<DeleteReason>,
+) -> ReportedInstance {
+    ReportedInstance {
+        service: p.item.service.clone(),
+        instance_id: p.item.id.clone(),
+        target: p.target.clone(),
+        reason,
+        decided,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_entry_has_every_field() {
+        let json = serde_json::to_value(NamespaceReport::new("web.local", 50)).unwrap();
+        for field in [
+            "namespace_id",
+            "namespace",
+            "complete",
+            "instances",
+            "kept",
+            "deregistered",
+            "held",
+            "health_updates",
+            "guard",
+            "errors",
+        ] {
+            assert!(json.get(field).is_some(), "missing {field}");
+        }
+        assert_eq!(json["guard"]["limit_percent"], 50);
+        assert_eq!(
+            json["kept"],
+            serde_json::json!({"healthy": 0, "grace": 0, "out-of-scope": 0})
+        );
+        assert_eq!(
+            serde_json::to_value(HealthStatus::Unhealthy).unwrap(),
+            "UNHEALTHY"
+        );
+    }
+}
