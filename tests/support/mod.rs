@@ -11,11 +11,14 @@
 //! - `listeners`: the real listeners behind the records;
 //! - `binary`: the built binary, run once or as a Lambda function;
 //! - `runtime_api`: a minimal Lambda Runtime API for that function;
-//! - `demo`: the demo estate of `make demo` and the sample events.
+//! - `demo`: the demo estate of `make demo` and the sample events;
+//! - `cloud_map`: a Cloud Map namespace in an estate's VPC, its services and
+//!   instances, and the binary run against it.
 // Each test binary uses a part of it.
 #![allow(dead_code, unused_imports)]
 
 pub mod binary;
+pub mod cloud_map;
 pub mod demo;
 pub mod estate;
 pub mod expect;
