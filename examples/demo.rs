@@ -1,6 +1,6 @@
-//! `make demo`: a local AWS with a small realistic estate, one sweep by the real
-//! binary, a short summary and the JSON report; everything it started stops
-//! with it.
+//! `make demo`: a local AWS with a small realistic estate (a Route 53 zone of
+//! agent records and a Cloud Map namespace), one sweep by the real binary, a
+//! short summary and the JSON report; everything it started stops with it.
 //!
 //! `cargo run --example demo -- --serve` keeps the estate up for `cargo lambda
 //! watch` / `invoke` (see README); `--write-events DIR` writes the sample events
@@ -16,9 +16,11 @@ use support::{demo, LocalAws};
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let aws = LocalAws::start().await;
-    let built = demo::build(&aws).await;
+    let mut built = demo::build(&aws).await;
     let zone_id = built.estate.zone_id.clone();
     match args.first().map(String::as_str) {
+        // The sample events name the zone estate only (built first, so its ids
+        // do not depend on the Cloud Map part).
         Some("--write-events") => {
             let dir = args.get(1).map(String::as_str).unwrap_or("events");
             for (name, event) in demo::events(&built) {
@@ -28,14 +30,21 @@ async fn main() {
                 println!("wrote {path}");
             }
         }
-        Some("--serve") => serve(&aws, &zone_id).await,
-        _ => sweep_once(&aws, &zone_id),
+        Some("--serve") => {
+            demo::build_cloud_map(&mut built).await;
+            serve(&aws, &zone_id).await
+        }
+        _ => {
+            demo::build_cloud_map(&mut built).await;
+            sweep_once(&aws, &zone_id)
+        }
     }
 }
 
 fn env_for(aws: &LocalAws, zone_id: &str) -> Vec<(&'static str, String)> {
     let mut env = aws.env();
     env.push(("HOSTED_ZONE_ID", zone_id.to_string()));
+    env.push(("CLOUD_MAP_NAMESPACES", demo::NAMESPACE.to_string()));
     env.push(("HEALTH_CHECK_TIMEOUT_MS", "500".into()));
     env.push(("HEALTH_CHECK_ATTEMPTS", "2".into()));
     env
@@ -74,13 +83,53 @@ fn sweep_once(aws: &LocalAws, zone_id: &str) {
     );
 }
 
-/// A short human-readable account of a report.
+/// A short human-readable account of a report: the zone, then each Cloud Map
+/// namespace.
 fn summary(r: &Value) -> String {
     let mut out = String::new();
-    let n = |v: &Value| v.as_u64().unwrap_or(0);
+    if r["hosted_zone_id"].is_string() {
+        out.push_str(&zone_summary(r));
+    }
+    for namespace in r["cloud_map"].as_array().into_iter().flatten() {
+        out.push_str(&namespace_summary(namespace));
+    }
+    if let Some(errors) = r["errors"].as_array().filter(|e| !e.is_empty()) {
+        out.push_str(&format!("  errors   {}\n", errors.len()));
+        for e in errors {
+            out.push_str(&format!("    - {}\n", e.as_str().unwrap_or("?")));
+        }
+    }
+    out
+}
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+fn text(v: &Value) -> &str {
+    v.as_str().unwrap_or("?")
+}
+
+fn guard_line(guard: &Value, of: &str) -> String {
+    format!(
+        "  guard    {} ({} negative-evidence candidates of {} owned {of}, limit {}%)\n",
+        if guard["tripped"] == true {
+            "TRIPPED"
+        } else {
+            "not tripped"
+        },
+        n(&guard["negative"]),
+        n(&guard["owned"]),
+        n(&guard["limit_percent"]),
+    )
+}
+
+/// The Route 53 zone's part of the report.
+fn zone_summary(r: &Value) -> String {
+    let mut out = String::new();
     out.push_str(&format!(
         "Swept zone {} ({} record sets: {} owned by the agent, {} foreign) in {} ms\n",
-        r["hosted_zone_id"].as_str().unwrap_or("?"),
+        text(&r["hosted_zone_id"]),
         n(&r["records"]["scanned"]),
         n(&r["records"]["owned"]),
         n(&r["records"]["foreign"]),
@@ -98,10 +147,10 @@ fn summary(r: &Value) -> String {
     for d in &deleted {
         out.push_str(&format!(
             "    - {:<14} {} {} -> {}\n",
-            d["reason"].as_str().unwrap_or("?"),
-            d["type"].as_str().unwrap_or("?"),
-            d["name"].as_str().unwrap_or("?"),
-            d["target"].as_str().unwrap_or("?"),
+            text(&d["reason"]),
+            text(&d["type"]),
+            text(&d["name"]),
+            text(&d["target"]),
         ));
     }
     let held = list("held");
@@ -109,29 +158,90 @@ fn summary(r: &Value) -> String {
     for h in &held {
         out.push_str(&format!(
             "    - {:<14} {} {} -> {} (decided: {})\n",
-            h["reason"].as_str().unwrap_or("?"),
-            h["type"].as_str().unwrap_or("?"),
-            h["name"].as_str().unwrap_or("?"),
-            h["target"].as_str().unwrap_or("?"),
-            h["decided"].as_str().unwrap_or("?"),
+            text(&h["reason"]),
+            text(&h["type"]),
+            text(&h["name"]),
+            text(&h["target"]),
+            text(&h["decided"]),
         ));
     }
-    let guard = &r["guard"];
+    out.push_str(&guard_line(&r["guard"], "records"));
+    out
+}
+
+/// One Cloud Map namespace's entry of the report.
+fn namespace_summary(ns: &Value) -> String {
+    let mut out = String::new();
     out.push_str(&format!(
-        "  guard    {} ({} negative-evidence candidates of {} owned, limit {}%)\n",
-        if guard["tripped"] == true {
-            "TRIPPED"
+        "Swept Cloud Map namespace {} ({}; {} instances: {} owned, {} foreign){}\n",
+        text(&ns["namespace"]),
+        ns["namespace_id"].as_str().unwrap_or("not resolved"),
+        n(&ns["instances"]["scanned"]),
+        n(&ns["instances"]["owned"]),
+        n(&ns["instances"]["foreign"]),
+        if ns["complete"] == false {
+            " INCOMPLETE"
         } else {
-            "not tripped"
+            ""
         },
-        n(&guard["negative"]),
-        n(&guard["owned"]),
-        n(&guard["limit_percent"]),
     ));
-    if let Some(errors) = r["errors"].as_array().filter(|e| !e.is_empty()) {
+    let kept: Vec<String> = ns["kept"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, count)| n(count) > 0)
+        .map(|(reason, count)| format!("{} {reason}", n(count)))
+        .collect();
+    out.push_str(&format!(
+        "  kept     {}\n",
+        if kept.is_empty() {
+            "none".to_string()
+        } else {
+            kept.join(", ")
+        }
+    ));
+    let list = |key: &str| ns[key].as_array().cloned().unwrap_or_default();
+    let deregistered = list("deregistered");
+    out.push_str(&format!("  deregistered {}\n", deregistered.len()));
+    for d in &deregistered {
+        out.push_str(&format!(
+            "    - {:<14} {} {} -> {}\n",
+            text(&d["reason"]),
+            text(&d["service"]),
+            text(&d["instance_id"]),
+            text(&d["target"]),
+        ));
+    }
+    let held = list("held");
+    out.push_str(&format!("  held     {}\n", held.len()));
+    for h in &held {
+        out.push_str(&format!(
+            "    - {:<14} {} {} -> {} (decided: {})\n",
+            text(&h["reason"]),
+            text(&h["service"]),
+            text(&h["instance_id"]),
+            text(&h["target"]),
+            text(&h["decided"]),
+        ));
+    }
+    let updates = list("health_updates");
+    out.push_str(&format!(
+        "  health   {} custom health update(s)\n",
+        updates.len()
+    ));
+    for u in &updates {
+        out.push_str(&format!(
+            "    - {:<14} {} {}\n",
+            text(&u["status"]),
+            text(&u["service"]),
+            text(&u["instance_id"]),
+        ));
+    }
+    out.push_str(&guard_line(&ns["guard"], "instances"));
+    if let Some(errors) = ns["errors"].as_array().filter(|e| !e.is_empty()) {
         out.push_str(&format!("  errors   {}\n", errors.len()));
         for e in errors {
-            out.push_str(&format!("    - {}\n", e.as_str().unwrap_or("?")));
+            out.push_str(&format!("    - {}\n", text(e)));
         }
     }
     out

@@ -1,6 +1,7 @@
 //! The demo estate: small and realistic, built the same way every time (moto is
 //! seeded), so the sample events in `events/` name its real ids. `make demo`
-//! sweeps it; `tests/events.rs` proves each sample event against it.
+//! sweeps it, with a Cloud Map namespace added to its VPC ([`build_cloud_map`]);
+//! `tests/events.rs` proves each sample event against it.
 
 use std::time::Duration;
 
@@ -353,4 +354,248 @@ pub fn events(demo: &Demo) -> Vec<(&'static str, Value)> {
             ),
         ),
     ]
+}
+
+// ---------------------------------------------------------------------------
+// Cloud Map: a private DNS namespace in the demo VPC (`make demo` only)
+// ---------------------------------------------------------------------------
+
+/// The Cloud Map namespace of the demo, in the demo VPC.
+pub const NAMESPACE: &str = "apps.internal";
+
+/// What the Cloud Map part of the demo built.
+pub struct CloudMapDemo {
+    pub namespace_id: String,
+}
+
+/// A Cloud Map service of the demo: its name, whether it has
+/// `HealthCheckCustomConfig`, and its DNS record type.
+async fn cloud_map_service(
+    client: &aws_sdk_servicediscovery::Client,
+    namespace_id: &str,
+    name: &str,
+    custom_health: bool,
+    record: aws_sdk_servicediscovery::types::RecordType,
+) -> String {
+    use aws_sdk_servicediscovery::types::{
+        DnsConfig, DnsRecord, HealthCheckCustomConfig, RoutingPolicy,
+    };
+    let dns = DnsConfig::builder()
+        .routing_policy(RoutingPolicy::Multivalue)
+        .dns_records(
+            DnsRecord::builder()
+                .r#type(record)
+                .ttl(10)
+                .build()
+                .expect("dns record"),
+        )
+        .build()
+        .expect("dns config");
+    let mut request = client
+        .create_service()
+        .name(name)
+        .namespace_id(namespace_id)
+        .dns_config(dns);
+    if custom_health {
+        request = request.health_check_custom_config(HealthCheckCustomConfig::builder().build());
+    }
+    request
+        .send()
+        .await
+        .expect("CreateService")
+        .service()
+        .and_then(|s| s.id())
+        .expect("service id")
+        .to_string()
+}
+
+/// Registers instance `id` of service `service_id` with `attributes`.
+async fn register(
+    client: &aws_sdk_servicediscovery::Client,
+    service_id: &str,
+    id: &str,
+    attributes: &[(&str, String)],
+) {
+    let mut request = client
+        .register_instance()
+        .service_id(service_id)
+        .instance_id(id);
+    for (k, v) in attributes {
+        request = request.attributes(*k, v);
+    }
+    request.send().await.expect("RegisterInstance");
+}
+
+/// The attributes ECS registers for a task of `service` in `cluster` (bridge
+/// network mode: the host's address and the task's host port, for SRV records).
+fn ecs_attributes(
+    cluster: &str,
+    service: &str,
+    ip: std::net::Ipv4Addr,
+    port: u16,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_INSTANCE_IPV4", ip.to_string()),
+        ("AWS_INSTANCE_PORT", port.to_string()),
+        ("AVAILABILITY_ZONE", "us-east-1a".into()),
+        ("REGION", "us-east-1".into()),
+        ("ECS_CLUSTER_NAME", cluster.into()),
+        ("ECS_SERVICE_NAME", service.into()),
+        ("ECS_TASK_DEFINITION_FAMILY", service.into()),
+    ]
+}
+
+/// Adds a Cloud Map private DNS namespace, `apps.internal`, to the demo VPC, with
+/// the instances Cloud Map accumulates when nobody cleans up. Built after
+/// [`build`] (so the zone estate and the sample events keep their ids):
+///
+/// - `orders` (ECS service `orders` of cluster `web`, SRV records, custom health
+///   as ECS sets it up): a live task (kept: ECS-registered instances are judged
+///   by their task, never checked); a task ECS reports STOPPED that was never
+///   deregistered (`task-stopped`); a task ECS does not know at all (`task-gone`);
+/// - `reports` (registered by a script on EC2 hosts, A records, no health check of
+///   its own): a live host answering on 9200 (kept after its check); the
+///   terminated host 3, named by `EC2_INSTANCE_ID` (`instance-gone`); an address
+///   no network interface of the VPC has (`host-unknown`);
+/// - `payments` (script-registered, `HealthCheckCustomConfig`: the reaper is its
+///   health checker): one answering, one whose listener is down (kept, marked
+///   `UNHEALTHY`);
+/// - `legacy-api`: its only instance on an address nobody has (`host-unknown`,
+///   held: the last instance of its service);
+/// - `docs`: a CNAME instance (no `AWS_INSTANCE_IPV4`: foreign, never touched).
+pub async fn build_cloud_map(demo: &mut Demo<'_>) -> CloudMapDemo {
+    use aws_sdk_servicediscovery::types::{NamespaceFilter, NamespaceFilterName, RecordType};
+    let e = &mut demo.estate;
+    let client = aws_sdk_servicediscovery::Client::new(&e.aws.sdk);
+    client
+        .create_private_dns_namespace()
+        .name(NAMESPACE)
+        .vpc(e.vpc.clone())
+        .send()
+        .await
+        .expect("CreatePrivateDnsNamespace");
+    let namespace_id = client
+        .list_namespaces()
+        .filters(
+            NamespaceFilter::builder()
+                .name(NamespaceFilterName::Name)
+                .values(NAMESPACE)
+                .build()
+                .expect("namespace filter"),
+        )
+        .send()
+        .await
+        .expect("ListNamespaces")
+        .namespaces()
+        .first()
+        .and_then(|n| n.id())
+        .expect("the demo namespace")
+        .to_string();
+
+    // The hosts have been up for an hour (a script-registered instance on a host
+    // launched less than STARTUP_GRACE_SECONDS ago would be in its grace period).
+    // The hosts of `build`, in the order it made them (host 4 is `batch`'s).
+    let (h1, h2, h3, h4, h5) = (0, 1, 2, 3, 4);
+    let launched: Vec<Value> = [h1, h2, h4, h5]
+        .iter()
+        .map(|&h| json!({"instanceId": e.hosts[h].instance_id, "launchTime": super::ago(HOUR)}))
+        .collect();
+    e.aws
+        .control(
+            reqwest::Method::POST,
+            "ec2/instances",
+            json!({ "instances": launched }),
+        )
+        .await;
+
+    // orders: ECS-registered tasks of cluster `web`.
+    let orders = cloud_map_service(&client, &namespace_id, "orders", true, RecordType::Srv).await;
+    let definition = e.register_definition("orders", &[], &[(80, 0)]).await;
+    let live = e.start(h1, &definition, HOUR, Behaviour::Healthy).await;
+    let stopped = e.start(h2, &definition, HOUR, Behaviour::Closed).await;
+    e.commit().await;
+    e.stop_task(&stopped).await;
+    for (task, h) in [(&live, h1), (&stopped, h2)] {
+        let id = task.arn.rsplit('/').next().expect("task id");
+        let attributes = ecs_attributes("web", "orders", e.hosts[h].ip, task.host_port);
+        register(&client, &orders, id, &attributes).await;
+    }
+    // A task of a deployment long gone: ECS no longer knows it.
+    let orphan = "5e0d2c7a9b314f68a1c2d3e4f5a6b7c8";
+    let attributes = ecs_attributes("web", "orders", e.hosts[h1].ip, 32799);
+    register(&client, &orders, orphan, &attributes).await;
+
+    // reports: registered by a script on the EC2 hosts, by instance id.
+    let reports = cloud_map_service(&client, &namespace_id, "reports", false, RecordType::A).await;
+    let host_attributes = |ip: std::net::Ipv4Addr, port: u16, instance: Option<&str>| {
+        let mut a = vec![
+            ("AWS_INSTANCE_IPV4", ip.to_string()),
+            ("AWS_INSTANCE_PORT", port.to_string()),
+        ];
+        if let Some(i) = instance {
+            a.push(("EC2_INSTANCE_ID", i.to_string()));
+        }
+        a
+    };
+    let h5_ip = e.hosts[h5].ip;
+    e.listen(h5_ip, 9200, Behaviour::Healthy).await;
+    let id = e.hosts[h5].instance_id.clone();
+    register(
+        &client,
+        &reports,
+        &id,
+        &host_attributes(h5_ip, 9200, Some(&id)),
+    )
+    .await;
+    let id = e.hosts[h3].instance_id.clone();
+    let attributes = host_attributes(e.hosts[h3].ip, 9200, Some(&id));
+    register(&client, &reports, &id, &attributes).await;
+    let gone = std::net::Ipv4Addr::new(127, NET, 9, 7);
+    register(
+        &client,
+        &reports,
+        &format!("ip-127-{NET}-9-7"),
+        &host_attributes(gone, 9200, None),
+    )
+    .await;
+
+    // payments: the reaper is its health checker.
+    let payments = cloud_map_service(&client, &namespace_id, "payments", true, RecordType::A).await;
+    e.listen(h5_ip, 9300, Behaviour::Healthy).await;
+    let id = e.hosts[h5].instance_id.clone();
+    register(
+        &client,
+        &payments,
+        &id,
+        &host_attributes(h5_ip, 9300, Some(&id)),
+    )
+    .await;
+    // Nothing listens on host 2's 9300 any more.
+    let id = e.hosts[h2].instance_id.clone();
+    let attributes = host_attributes(e.hosts[h2].ip, 9300, Some(&id));
+    register(&client, &payments, &id, &attributes).await;
+
+    // legacy-api: its last instance, on an address nobody has.
+    let legacy =
+        cloud_map_service(&client, &namespace_id, "legacy-api", false, RecordType::A).await;
+    let gone = std::net::Ipv4Addr::new(127, NET, 9, 8);
+    register(
+        &client,
+        &legacy,
+        &format!("ip-127-{NET}-9-8"),
+        &host_attributes(gone, 8080, None),
+    )
+    .await;
+
+    // docs: a CNAME instance, foreign.
+    let docs = cloud_map_service(&client, &namespace_id, "docs", false, RecordType::Cname).await;
+    register(
+        &client,
+        &docs,
+        "docs-site",
+        &[("AWS_INSTANCE_CNAME", "docs.example.com".to_string())],
+    )
+    .await;
+
+    CloudMapDemo { namespace_id }
 }
