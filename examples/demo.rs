@@ -124,6 +124,28 @@ fn guard_line(guard: &Value, of: &str) -> String {
     )
 }
 
+/// A `deleted`, `deregistered` or `held` list: its length, then one line an
+/// entry with its reason, the two fields `what` names, its target and, for a
+/// held one, the reason decided.
+fn entries(label: &str, list: &Value, what: [&str; 2]) -> String {
+    let list = list.as_array().cloned().unwrap_or_default();
+    let mut out = format!("  {label} {}\n", list.len());
+    for e in &list {
+        let decided = match e.get("decided") {
+            Some(d) => format!(" (decided: {})", text(d)),
+            None => String::new(),
+        };
+        out.push_str(&format!(
+            "    - {:<14} {} {} -> {}{decided}\n",
+            text(&e["reason"]),
+            text(&e[what[0]]),
+            text(&e[what[1]]),
+            text(&e["target"]),
+        ));
+    }
+    out
+}
+
 /// The Route 53 zone's part of the report.
 fn zone_summary(r: &Value) -> String {
     let mut out = String::new();
@@ -141,30 +163,9 @@ fn zone_summary(r: &Value) -> String {
         n(&r["kept"]["grace"]),
         n(&r["kept"]["out-of-scope"]),
     ));
-    let list = |key: &str| r[key].as_array().cloned().unwrap_or_default();
-    let deleted = list("deleted");
-    out.push_str(&format!("  deleted  {}\n", deleted.len()));
-    for d in &deleted {
-        out.push_str(&format!(
-            "    - {:<14} {} {} -> {}\n",
-            text(&d["reason"]),
-            text(&d["type"]),
-            text(&d["name"]),
-            text(&d["target"]),
-        ));
-    }
-    let held = list("held");
-    out.push_str(&format!("  held     {}\n", held.len()));
-    for h in &held {
-        out.push_str(&format!(
-            "    - {:<14} {} {} -> {} (decided: {})\n",
-            text(&h["reason"]),
-            text(&h["type"]),
-            text(&h["name"]),
-            text(&h["target"]),
-            text(&h["decided"]),
-        ));
-    }
+    let what = ["type", "name"];
+    out.push_str(&entries("deleted ", &r["deleted"], what));
+    out.push_str(&entries("held    ", &r["held"], what));
     out.push_str(&guard_line(&r["guard"], "records"));
     out
 }
@@ -200,30 +201,10 @@ fn namespace_summary(ns: &Value) -> String {
             kept.join(", ")
         }
     ));
+    let what = ["service", "instance_id"];
+    out.push_str(&entries("deregistered", &ns["deregistered"], what));
+    out.push_str(&entries("held    ", &ns["held"], what));
     let list = |key: &str| ns[key].as_array().cloned().unwrap_or_default();
-    let deregistered = list("deregistered");
-    out.push_str(&format!("  deregistered {}\n", deregistered.len()));
-    for d in &deregistered {
-        out.push_str(&format!(
-            "    - {:<14} {} {} -> {}\n",
-            text(&d["reason"]),
-            text(&d["service"]),
-            text(&d["instance_id"]),
-            text(&d["target"]),
-        ));
-    }
-    let held = list("held");
-    out.push_str(&format!("  held     {}\n", held.len()));
-    for h in &held {
-        out.push_str(&format!(
-            "    - {:<14} {} {} -> {} (decided: {})\n",
-            text(&h["reason"]),
-            text(&h["service"]),
-            text(&h["instance_id"]),
-            text(&h["target"]),
-            text(&h["decided"]),
-        ));
-    }
     let updates = list("health_updates");
     out.push_str(&format!(
         "  health   {} custom health update(s)\n",
