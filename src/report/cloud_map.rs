@@ -164,4 +164,34 @@ mod tests {
             "UNHEALTHY"
         );
     }
+
+    #[test]
+    fn a_namespaces_guard_and_counts_reach_the_metrics_and_the_summary() {
+        use crate::report::{Report, Trigger};
+        let mut report = Report::new(Trigger::Schedule, false, None);
+        let mut entry = NamespaceReport::new("web.local", 50);
+        entry.guard.tripped = true;
+        entry.deregistered.push(ReportedInstance {
+            service: "web".into(),
+            instance_id: "i1".into(),
+            target: "10.0.0.5:80".into(),
+            reason: Reason::Deleted(DeleteReason::TaskStopped),
+            decided: None,
+        });
+        report.add_namespace(entry);
+
+        let emf = report.emf_line(0);
+        let lines: Vec<serde_json::Value> = emf
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["GuardTripped"], 1, "{emf}");
+        assert!(lines
+            .iter()
+            .any(|l| l["Deregistered"] == 1 && l["Reason"] == "task-stopped"));
+
+        let summary = report.summary(&Default::default());
+        assert_eq!(summary["cloud_map"][0]["guard_tripped"], true);
+        assert_eq!(summary["cloud_map"][0]["deregistered"]["task-stopped"], 1);
+    }
 }
