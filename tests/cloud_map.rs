@@ -1359,3 +1359,40 @@ async fn a_namespace_sweep_makes_exactly_the_reads_it_needs() {
     .collect();
     assert_eq!(calls, expected, "the calls of one sweep");
 }
+
+/// A deregistration whose operation cannot be followed (GetOperation failing
+/// after the SDK's retries) is reported unconfirmed at once — not listed as
+/// deregistered, the entry incomplete — instead of being polled until the
+/// deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deregistration_that_cannot_be_followed_is_unconfirmed_not_waited_out() {
+    let aws = LocalAws::start().await;
+    let mut e = Estate::new(&aws, "sd.internal").await;
+    let mut ns = Namespace::create(&e, NS).await;
+    let legacy = ns.service("legacy", false, false).await;
+    let h = old_host(&mut e, 1).await;
+    let (ip, id) = (e.hosts[h].ip, e.hosts[h].instance_id.clone());
+    ns.register_script(&legacy, "gone", ip, Some(PORT), Some(id.as_str()), None)
+        .await;
+    e.terminate(h).await;
+    aws.faults(json!([{
+        "service": "servicediscovery", "operation": "GetOperation", "status": 500,
+        "code": "InternalFailure", "count": -1
+    }]))
+    .await;
+
+    let report = cm_sweep(&aws, NS, PLAIN).await;
+    aws.clear_faults().await;
+    let entry = ns.entry(&report);
+    assert_eq!(entry["deregistered"], json!([]), "{entry:#}");
+    assert_eq!(entry["complete"], false, "{entry:#}");
+    assert_eq!(report["complete"], false);
+    let errs = errors(&entry);
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("could not be followed") && e.contains("GetOperation")),
+        "{entry:#}"
+    );
+    // DeregisterInstance was accepted: Cloud Map finishes it on its own.
+    assert_eq!(aws.count("servicediscovery:DeregisterInstance").await, 1);
+}

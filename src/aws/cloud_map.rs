@@ -332,7 +332,9 @@ pub async fn deregister(
     }
 }
 
-/// Polls GetOperation, backing off from 250 ms to 2 s between polls.
+/// Polls GetOperation, backing off from 250 ms to 2 s between polls. A
+/// GetOperation that fails (after the SDK's retries) ends the following: the
+/// outcome is unconfirmed, not waited out until the deadline.
 async fn follow(
     sd: &Client,
     what: &str,
@@ -359,7 +361,13 @@ async fn follow(
                     None => {}
                 }
             }
-            Err(e) => last = format!("unknown ({})", DisplayErrorContext(&e)),
+            // The SDK has retried already: the operation cannot be followed.
+            Err(e) => {
+                return WriteOutcome::Unconfirmed(format!(
+                    "{what}: operation {operation} could not be followed: servicediscovery:GetOperation failed: {}",
+                    DisplayErrorContext(&e)
+                ))
+            }
         }
         if Instant::now() + pause >= give_up {
             return WriteOutcome::Unconfirmed(format!(
