@@ -1,34 +1,27 @@
 //! The AWS Cloud Map (servicediscovery) edge: namespaces, services, instances
 //! and their custom health, paginated, into the plain types of
-//! [`crate::model::cloud_map`]; DeregisterInstance followed to its end;
-//! UpdateInstanceCustomHealthStatus.
+//! [`crate::model::cloud_map`]; UpdateInstanceCustomHealthStatus.
+//! Deregistrations are in [`super::deregistration`].
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use aws_sdk_servicediscovery::error::{DisplayErrorContext, SdkError};
-use aws_sdk_servicediscovery::operation::deregister_instance::DeregisterInstanceError;
+use aws_sdk_servicediscovery::error::DisplayErrorContext;
 use aws_sdk_servicediscovery::types::{
-    CustomHealthStatus, FilterCondition, NamespaceFilter, NamespaceFilterName, OperationStatus,
-    ServiceFilter, ServiceFilterName,
+    CustomHealthStatus, FilterCondition, NamespaceFilter, NamespaceFilterName, ServiceFilter,
+    ServiceFilterName,
 };
 use aws_sdk_servicediscovery::Client;
 use futures::stream::{self, StreamExt};
-use tokio::time::Instant;
 
 use super::{failure, paginate};
 use crate::model::cloud_map::{
     CloudMapService, HealthStatus, Namespace, Registration, RegistryListing,
 };
-use crate::model::{ReadFailure, WriteOutcome};
+use crate::model::ReadFailure;
 
 /// Services read (ListInstances, GetInstancesHealthStatus) at the same time:
 /// Cloud Map's read APIs are throttled per account.
 const READ_CONCURRENCY: usize = 4;
-
-/// How long to follow an operation when the invocation has no deadline (the
-/// command line): Cloud Map usually finishes a deregistration in seconds.
-const OPERATION_PATIENCE: Duration = Duration::from_secs(120);
 
 /// Every namespace this account owns in this Region (`RESOURCE_OWNER` `SELF`):
 /// a namespace another account shares with this one holds that account's
@@ -280,102 +273,6 @@ fn registration(
             .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
         created_by: created_by.map(String::from),
-    }
-}
-
-/// Deregisters one instance and follows the operation until it succeeds or
-/// fails, or `stop_at` comes.
-///
-/// DeregisterInstance is asynchronous: it answers with an operation id and
-/// Cloud Map removes the instance (and its Route 53 records) afterwards;
-/// GetOperation says `SUBMITTED`/`PENDING`, then `SUCCESS` or `FAIL` (Cloud Map
-/// API reference, DeregisterInstance and GetOperation). A deregistration already
-/// under way (`DuplicateRequest`, which names its operation: an earlier attempt
-/// of this very call, retried) is followed the same way. An instance or service
-/// that is not there any more is gone already (`Vanished`).
-pub async fn deregister(
-    sd: &Client,
-    service_id: &str,
-    instance_id: &str,
-    stop_at: Option<Instant>,
-) -> WriteOutcome {
-    let what =
-        format!("servicediscovery:DeregisterInstance service={service_id} instance={instance_id}");
-    let answer = sd
-        .deregister_instance()
-        .service_id(service_id)
-        .instance_id(instance_id)
-        .send()
-        .await;
-    let operation = match answer {
-        Ok(out) => out.operation_id().map(String::from),
-        Err(SdkError::ServiceError(e)) => match e.err() {
-            DeregisterInstanceError::InstanceNotFound(_)
-            | DeregisterInstanceError::ServiceNotFound(_) => return WriteOutcome::Vanished,
-            DeregisterInstanceError::DuplicateRequest(d) => {
-                d.duplicate_operation_id().map(String::from)
-            }
-            _ => {
-                let e = SdkError::ServiceError(e);
-                return WriteOutcome::Failed(format!("{what} failed: {}", DisplayErrorContext(&e)));
-            }
-        },
-        Err(e) => {
-            return WriteOutcome::Failed(format!("{what} failed: {}", DisplayErrorContext(&e)))
-        }
-    };
-    match operation.filter(|o| !o.is_empty()) {
-        Some(operation) => follow(sd, &what, &operation, stop_at).await,
-        None => WriteOutcome::Failed(format!(
-            "{what}: Cloud Map answered without an operation id"
-        )),
-    }
-}
-
-/// Polls GetOperation, backing off from 250 ms to 2 s between polls. A
-/// GetOperation that fails (after the SDK's retries) ends the following: the
-/// outcome is unconfirmed, not waited out until the deadline.
-async fn follow(
-    sd: &Client,
-    what: &str,
-    operation: &str,
-    stop_at: Option<Instant>,
-) -> WriteOutcome {
-    let give_up = stop_at.unwrap_or_else(|| Instant::now() + OPERATION_PATIENCE);
-    let mut pause = Duration::from_millis(250);
-    let mut last = String::from("SUBMITTED");
-    loop {
-        match sd.get_operation().operation_id(operation).send().await {
-            Ok(out) => {
-                let op = out.operation();
-                match op.and_then(|o| o.status()) {
-                    Some(OperationStatus::Success) => return WriteOutcome::Deleted,
-                    Some(OperationStatus::Fail) => {
-                        let code = op.and_then(|o| o.error_code()).unwrap_or("FAIL");
-                        let message = op.and_then(|o| o.error_message()).unwrap_or_default();
-                        return WriteOutcome::Failed(format!(
-                            "{what}: operation {operation} failed: {code}: {message}"
-                        ));
-                    }
-                    Some(status) => last = status.as_str().to_string(),
-                    None => {}
-                }
-            }
-            // The SDK has retried already: the operation cannot be followed.
-            Err(e) => {
-                return WriteOutcome::Unconfirmed(format!(
-                    "{what}: operation {operation} could not be followed: servicediscovery:GetOperation failed: {}",
-                    DisplayErrorContext(&e)
-                ))
-            }
-        }
-        if Instant::now() + pause >= give_up {
-            return WriteOutcome::Unconfirmed(format!(
-                "{what}: operation {operation} still {last} when the reaper had to stop following it"
-            ));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(2));
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod changes;
 pub mod cloud_map;
+pub mod deregistration;
 pub mod ec2;
 pub mod ecs;
 pub mod evidence;
@@ -103,13 +104,13 @@ pub trait RegistryApi: Sync {
         tasks: &BTreeMap<String, Vec<String>>,
         vpcs: &BTreeSet<String>,
     ) -> impl Future<Output = RegistryEvidence> + Send;
-    /// Deregisters one instance and follows the operation to its end (or `stop_at`).
+    /// Deregisters instances (service id, instance id) and follows their
+    /// operations to their end (or `stop_at`); one outcome each, in order.
     fn deregister(
         &self,
-        service_id: &str,
-        instance_id: &str,
+        instances: &[(String, String)],
         stop_at: Option<Instant>,
-    ) -> impl Future<Output = WriteOutcome> + Send;
+    ) -> impl Future<Output = Vec<WriteOutcome>> + Send;
     /// Sets an instance's custom health status.
     fn set_health(
         &self,

@@ -14,7 +14,7 @@ use super::ecs::{
     stop_tasks,
 };
 use super::route53::{find_zone_by_name, list_name, list_zone, zone_info, Listing, ZoneError};
-use super::{cloud_map, evidence, EstateApi, RegistryApi, ZoneApi};
+use super::{cloud_map, deregistration, evidence, EstateApi, RegistryApi, ZoneApi};
 use crate::model::cloud_map::{
     CloudMapService, HealthStatus, Namespace, Registration, RegistryEvidence, RegistryListing,
 };
@@ -102,11 +102,10 @@ impl RegistryApi for SdkAws {
 
     async fn deregister(
         &self,
-        service_id: &str,
-        instance_id: &str,
+        instances: &[(String, String)],
         stop_at: Option<Instant>,
-    ) -> WriteOutcome {
-        cloud_map::deregister(&self.servicediscovery, service_id, instance_id, stop_at).await
+    ) -> Vec<WriteOutcome> {
+        deregistration::deregister_all(&self.servicediscovery, instances, stop_at).await
     }
 
     async fn set_health(

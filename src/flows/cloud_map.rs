@@ -7,8 +7,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use futures::stream::{self, StreamExt};
-
 use crate::aws::Aws;
 use crate::decide::cloud_map::{self as decide, RegistryContext, RegistryPlan};
 use crate::events::EcsTaskStateChange;
@@ -20,9 +18,6 @@ use crate::report::cloud_map::NamespaceReport;
 use crate::report::{RecordCounts, Report};
 
 use super::{Halt, Run};
-
-/// Deregistrations followed at once (each polls GetOperation until it ends).
-const WRITE_CONCURRENCY: usize = 8;
 
 /// Sweeps every configured namespace, one entry each in the report's `cloud_map`.
 pub async fn sweep_namespaces<A: Aws>(run: &Run<'_, A>, report: &mut Report) -> Result<(), Halt> {
@@ -254,17 +249,11 @@ impl<A: Aws> Run<'_, A> {
                 let outcomes = vec![WriteOutcome::Deleted; deletions.len()];
                 return (outcomes, vec![Ok(()); plan.health_updates.len()]);
             }
-            let outcomes = stream::iter(deletions)
-                .map(|p| async move {
-                    if stop_at.is_some_and(|at| tokio::time::Instant::now() >= at) {
-                        return WriteOutcome::Skipped;
-                    }
-                    aws.deregister(&p.item.service_id, &p.item.id, stop_at)
-                        .await
-                })
-                .buffered(WRITE_CONCURRENCY)
-                .collect()
-                .await;
+            let targets: Vec<(String, String)> = deletions
+                .iter()
+                .map(|p| (p.item.service_id.clone(), p.item.id.clone()))
+                .collect();
+            let outcomes = aws.deregister(&targets, stop_at).await;
             let mut updates = Vec::new();
             for u in &plan.health_updates {
                 let result = match stop_at.is_some_and(|at| tokio::time::Instant::now() >= at) {

@@ -160,12 +160,16 @@ impl RegistryApi for FakeAws {
         self.registry_evidence.clone()
     }
 
-    async fn deregister(&self, service: &str, instance: &str, _: Option<Instant>) -> WriteOutcome {
+    async fn deregister(
+        &self,
+        instances: &[(String, String)],
+        _: Option<Instant>,
+    ) -> Vec<WriteOutcome> {
         self.log("deregister");
         if let Ok(mut w) = self.cloud_map_writes.lock() {
-            w.push(format!("{service}/{instance}"));
+            w.extend(instances.iter().map(|(s, i)| format!("{s}/{i}")));
         }
-        WriteOutcome::Deleted
+        vec![WriteOutcome::Deleted; instances.len()]
     }
 
     async fn set_health(
