@@ -8,7 +8,8 @@
 //! cargo build --release --bin ecs-dns-reaper
 //! cargo run --example bench -- [--records N] [--dead-percent P] [--clusters C]
 //!     [--instances I] [--tasks T] [--services S] [--timeout-ms MS] [--attempts N]
-//!     [--startup-runs N] [--storm-events N] [--storm-extra N] [--binary PATH]
+//!     [--startup-runs N] [--storm-events N] [--storm-extra N]
+//!     [--cloud-map-instances N] [--cloud-map-services S] [--binary PATH]
 //!     [--out FILE | --no-write] [--dry-run] [--hold-secs N]
 //! ```
 //!
@@ -41,12 +42,21 @@
 //! zone is listed: the behaviour before). Per event: the AWS calls by operation,
 //! the throttled replies, the round trip, and what the report deleted.
 //!
+//! Last of all, a Cloud Map namespace (`bench/cloud_map.rs`): a private DNS
+//! namespace in the estate's VPC with `--cloud-map-instances` instances over
+//! `--cloud-map-services` services (ECS registrations of running, stopped and
+//! unknown tasks; script registrations on running hosts with listeners, on
+//! terminated hosts and on unknown addresses; a few custom-health services), and
+//! ONE sweep of the release binary with only `CLOUD_MAP_NAMESPACES` set — a
+//! process of its own, after the zone's figures were taken: its time, memory and
+//! AWS calls against the minimum, and whether exactly the dead instances went.
+//!
 //! `bench/estate.rs` builds the estate, `bench/minimum.rs` counts the fewest calls
 //! a sweep (and an event) of it can make, `bench/storm.rs` runs the event storm,
 //! `bench/report.rs` writes the report. `bench/sweep.rs` runs and measures the
 //! sweep (`bench/timed.rs` the process, `bench/summary.rs` its summary line),
 //! `bench/startup.rs` times start-to-ready, `bench/stats.rs` has the median and
-//! percentile.
+//! percentile; `bench/cloud_map.rs` builds, sweeps and checks the namespace.
 //!
 //! The table goes to stdout and into `BENCHMARKS.md`, between the markers
 //! `<!-- bench:begin -->` and `<!-- bench:end -->` (the rest of the file is kept);
@@ -55,6 +65,8 @@
 //! built), and `--hold-secs` keeps the estate up afterwards, for profiling against
 //! it; everything stops by itself.
 
+#[path = "bench/cloud_map.rs"]
+mod cloud_map;
 #[path = "bench/estate.rs"]
 mod estate;
 #[path = "bench/minimum.rs"]
@@ -148,6 +160,13 @@ struct Args {
     /// declaring none that ECS can show (the whole zone is listed, as before).
     #[arg(long, default_value_t = 5)]
     storm_extra: usize,
+    /// Instances of the Cloud Map namespace swept last, on its own (0: no namespace).
+    #[arg(long, default_value_t = 2000)]
+    cloud_map_instances: usize,
+    /// Cloud Map services of the namespace (half ECS, a fifth custom health, the
+    /// rest script services; at least 3).
+    #[arg(long, default_value_t = 20)]
+    cloud_map_services: usize,
     /// After the report, keep the estate up this many seconds (at most an hour) and
     /// print the environment for more sweeps against it: `sweep --dry-run` leaves it
     /// as built, for profiling (with `--dry-run`, no event storm changes it first).
@@ -217,6 +236,11 @@ async fn main() {
     } else {
         Some(storm::run(&aws, &mut estate, &built, &sweep, &binary, &args).await)
     };
+    let cloud_map = if args.cloud_map_instances == 0 {
+        None
+    } else {
+        Some(cloud_map::run(&aws, &mut estate, &args, &binary).await)
+    };
     let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
 
     print_report(&report::Run {
@@ -227,11 +251,12 @@ async fn main() {
         calls: &calls,
         ready: &ready,
         storm: storm.as_ref(),
+        cloud_map: cloud_map.as_ref(),
         binary: &binary,
         size,
     });
     if args.hold_secs > 0 {
-        hold(&aws, &built, &args).await;
+        hold(&aws, &built, &args, cloud_map.is_some()).await;
     }
     drop(estate);
     drop(aws);
@@ -246,6 +271,10 @@ fn check_args(args: &Args) -> PathBuf {
     }
     if args.dead_percent > 100 {
         eprintln!("bench: --dead-percent is 0-100");
+        std::process::exit(2);
+    }
+    if let Err(why) = cloud_map::check_args(args) {
+        eprintln!("bench: {why}");
         std::process::exit(2);
     }
     let binary = args.binary.clone().unwrap_or_else(release_binary);
@@ -273,13 +302,19 @@ fn print_report(run: &report::Run) {
 }
 
 /// Keeps the estate up `--hold-secs`, printing the environment for more sweeps.
-async fn hold(aws: &LocalAws, built: &Built, args: &Args) {
+async fn hold(aws: &LocalAws, built: &Built, args: &Args, namespace: bool) {
     eprintln!(
         "bench: the estate stays up {} s (a sweep deletes its dead records; `sweep --dry-run` changes nothing). Environment:",
         args.hold_secs
     );
     for (k, v) in sweep_env(aws, built, args) {
         eprintln!("export {k}={v}");
+    }
+    if namespace {
+        eprintln!(
+            "# and the Cloud Map namespace (alone: unset HOSTED_ZONE_ID)\nexport CLOUD_MAP_NAMESPACES={}",
+            cloud_map::NAMESPACE
+        );
     }
     tokio::time::sleep(Duration::from_secs(args.hold_secs)).await;
 }
@@ -304,7 +339,8 @@ fn release_binary() -> PathBuf {
 fn check_open_files(args: &Args) {
     let tasks = args.task_count();
     let dead = tasks * usize::from(args.dead_percent) / 100;
-    let needed = 2 * tasks + 2 * dead * args.attempts as usize + 2048;
+    // The namespace adds a listener per script instance on a running host.
+    let needed = 2 * tasks + 2 * dead * args.attempts as usize + args.cloud_map_instances + 2048;
     let limit = std::fs::read_to_string("/proc/self/limits")
         .ok()
         .and_then(|text| {

@@ -19,12 +19,12 @@ const EC2_PAGE: usize = 1000;
 pub(super) type Minimums = BTreeMap<String, (u64, String)>;
 
 /// ⌈n / per⌉.
-fn ceil(n: usize, per: usize) -> u64 {
+pub(super) fn ceil(n: usize, per: usize) -> u64 {
     n.div_ceil(per) as u64
 }
 
 /// Pages of `per` for `n` items: at least one, even for none.
-fn pages(n: usize, per: usize) -> u64 {
+pub(super) fn pages(n: usize, per: usize) -> u64 {
     ceil(n, per).max(1)
 }
 

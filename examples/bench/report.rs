@@ -3,8 +3,11 @@
 //!
 //! `report/setting.rs` writes the setting, `report/targets.rs` the targets,
 //! `report/sweep_tables.rs` the sweep's tables (time, AWS calls, process) and
-//! `report/storm_tables.rs` the event storm's.
+//! `report/storm_tables.rs` the event storm's, `report/cloud_map_tables.rs` the
+//! Cloud Map namespace's.
 
+#[path = "report/cloud_map_tables.rs"]
+mod cloud_map_tables;
 #[path = "report/setting.rs"]
 mod setting;
 #[path = "report/storm_tables.rs"]
@@ -17,11 +20,13 @@ mod targets;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::cloud_map::CloudMap;
 use super::minimum::minimum_calls;
 use super::startup::Ready;
 use super::storm::Storm;
 use super::sweep::{Context, Sweep};
 use super::{Args, Built};
+use cloud_map_tables::render_cloud_map;
 use setting::render_setting;
 use storm_tables::render_storm;
 use sweep_tables::{render_calls, render_process, render_sweep_time};
@@ -43,6 +48,8 @@ pub(super) struct Run<'a> {
     pub ready: &'a Ready,
     /// The event storm, unless it was skipped.
     pub storm: Option<&'a Storm>,
+    /// The Cloud Map namespace's sweep, unless it was skipped.
+    pub cloud_map: Option<&'a CloudMap>,
     /// The binary and its size in bytes.
     pub binary: &'a Path,
     pub size: u64,
@@ -80,10 +87,13 @@ pub(super) fn render(run: &Run) -> String {
     render_setting(&mut o, run);
     render_targets(&mut o, run, &mins);
     render_sweep_time(&mut o, run);
-    render_calls(&mut o, run.calls, &mins);
+    render_calls(&mut o, "AWS API calls of the sweep", run.calls, &mins);
     render_process(&mut o, run);
     if let Some(storm) = run.storm {
         render_storm(&mut o, storm);
+    }
+    if let Some(cm) = run.cloud_map {
+        render_cloud_map(&mut o, cm, run.args);
     }
     o
 }

@@ -87,12 +87,12 @@ async fn ec2_alone(aws: &LocalAws) -> Option<f64> {
 }
 
 /// CPU seconds used so far by this process and by the local AWS (its Python child).
-struct CpuSnapshot {
-    own: f64,
-    localaws: Option<f64>,
+pub(super) struct CpuSnapshot {
+    pub own: f64,
+    pub localaws: Option<f64>,
 }
 
-fn cpu_snapshot() -> CpuSnapshot {
+pub(super) fn cpu_snapshot() -> CpuSnapshot {
     // utime + stime, fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 Hz).
     let cpu = |pid: &str| -> Option<f64> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -152,6 +152,24 @@ async fn run_sweep(aws: &LocalAws, built: &Built, args: &Args, binary: &Path) ->
     if let Some(p) = max_delete_percent {
         env.push(("MAX_DELETE_PERCENT", p.to_string()));
     }
+    eprintln!(
+        "bench: one sweep ({} ms × {} attempts per endpoint)",
+        args.timeout_ms, args.attempts
+    );
+    run_measured(binary, args, env, max_delete_percent, "sweep").await
+}
+
+/// Runs `binary sweep` (`--dry-run` with `--dry-run`) with exactly `env` under
+/// Lambda's open-file limit, timed from spawn to exit, with its peak RSS from GNU
+/// time when present (else polled from /proc); its logs go to
+/// `target/bench/<name>.*`. A failed sweep ends the bench.
+pub(super) async fn run_measured(
+    binary: &Path,
+    args: &Args,
+    env: Vec<(&'static str, String)>,
+    max_delete_percent: Option<u8>,
+    name: &str,
+) -> Sweep {
     let loadavg = std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(", "))
         .unwrap_or_else(|_| "?".into());
@@ -159,15 +177,11 @@ async fn run_sweep(aws: &LocalAws, built: &Built, args: &Args, binary: &Path) ->
     let rss_file =
         std::env::temp_dir().join(format!("ecs-dns-reaper-bench-{}.rss", std::process::id()));
     let cmd = sweep_command(binary, args, env, gnu_time.then_some(rss_file.as_path()));
-    eprintln!(
-        "bench: one sweep ({} ms × {} attempts per endpoint)",
-        args.timeout_ms, args.attempts
-    );
     let timed = tokio::task::spawn_blocking(move || run_timed(cmd))
         .await
         .expect("sweep thread");
     let (stdout, stderr) = (&timed.stdout, &timed.stderr);
-    save_logs(stdout, stderr);
+    save_logs(name, stdout, stderr);
     if !timed.status.success() {
         eprintln!("bench: the sweep failed ({}):\n{stderr}", timed.status);
         std::process::exit(1);
@@ -229,12 +243,12 @@ fn sweep_command(
     cmd
 }
 
-/// The sweep's logs and report, for a closer look, in `target/bench/`.
-fn save_logs(stdout: &str, stderr: &str) {
+/// The sweep's logs and report, for a closer look, in `target/bench/<name>.*`.
+fn save_logs(name: &str, stdout: &str, stderr: &str) {
     let logs = target_dir().join("bench");
     if std::fs::create_dir_all(&logs).is_ok() {
-        let _ = std::fs::write(logs.join("sweep.stderr.log"), stderr);
-        let _ = std::fs::write(logs.join("sweep.report.json"), stdout);
+        let _ = std::fs::write(logs.join(format!("{name}.stderr.log")), stderr);
+        let _ = std::fs::write(logs.join(format!("{name}.report.json")), stdout);
         eprintln!(
             "bench: the sweep's log and report are in {}",
             logs.display()

@@ -113,9 +113,14 @@ fn render_window_ratios(o: &mut String, run: &Run) {
     );
 }
 
-/// `### AWS API calls of the sweep`: each operation against its minimum.
-pub(super) fn render_calls(o: &mut String, calls: &BTreeMap<String, u64>, mins: &Minimums) {
-    let _ = writeln!(o, "\n### AWS API calls of the sweep\n");
+/// `### <title>` (`AWS API calls of the sweep`): each operation against its minimum.
+pub(super) fn render_calls(
+    o: &mut String,
+    title: &str,
+    calls: &BTreeMap<String, u64>,
+    mins: &Minimums,
+) {
+    let _ = writeln!(o, "\n### {title}\n");
     let _ = writeln!(
         o,
         "| operation | calls | minimum | minimum from | calls / minimum |"
