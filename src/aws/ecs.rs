@@ -239,9 +239,10 @@ pub(super) async fn list_tasks_in(
 
 /// The `failures` of an ECS describe call. A task or container instance listed a
 /// moment ago may be gone by the describe (`MISSING`): it no longer runs or is no
-/// longer registered, which is what a listing taken now would say. Any other
-/// failure is a failed read.
-fn describe_failures(
+/// longer registered, which is what a listing taken now would say (for
+/// DescribeClusters: the cluster does not exist). Any other failure is a failed
+/// read.
+pub(super) fn describe_failures(
     call: String,
     failures: &[aws_sdk_ecs::types::Failure],
 ) -> Result<(), ReadFailure> {

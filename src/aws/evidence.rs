@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::Filter;
 use futures::stream::{self, StreamExt};
 
 use super::ec2::{describe_instances, InstanceQuery};
-use super::ecs::{describe_tasks, in_batches};
+use super::ecs::{describe_failures, describe_tasks, in_batches};
 use super::{failure, paginate};
 use crate::model::cloud_map::{task_id, RegistryEvidence};
 use crate::model::ReadFailure;
@@ -101,20 +101,7 @@ async fn clusters_gone(
             .send()
             .await
             .map_err(|e| failure("ecs:DescribeClusters", e))?;
-        if let Some(f) = out
-            .failures()
-            .iter()
-            .find(|f| f.reason() != Some("MISSING"))
-        {
-            return Err(ReadFailure {
-                call: "ecs:DescribeClusters".into(),
-                message: format!(
-                    "{} for {}",
-                    f.reason().unwrap_or("failure"),
-                    f.arn().unwrap_or("?")
-                ),
-            });
-        }
+        describe_failures("ecs:DescribeClusters".into(), out.failures())?;
         let missing = out.failures().iter().filter_map(|f| f.arn());
         let inactive = out
             .clusters()
