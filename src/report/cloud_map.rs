@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{add_error, fates, Fate, Reason, RecordCounts};
+use super::{add_error, record_outcomes, Reason, RecordCounts, Tally};
 use crate::decide::cloud_map::RegistryPlan;
 use crate::decide::{DeleteReason, Guard, KeepReason, Planned};
 use crate::model::cloud_map::{HealthStatus, OwnedInstance};
@@ -91,21 +91,19 @@ impl NamespaceReport {
         updates: &[Result<(), String>],
     ) {
         self.guard = plan.plan.guard;
-        for (p, fate) in fates(&plan.plan, outcomes) {
-            match fate {
-                Fate::Kept(k) => *self.kept.entry(k).or_default() += 1,
-                Fate::Listed { reason, decided } => {
-                    let list = match reason {
-                        Reason::Deleted(_) => &mut self.deregistered,
-                        Reason::Held(_) => &mut self.held,
-                    };
-                    list.push(entry(p, reason, decided));
-                }
-                Fate::Error(message) => add_error(&mut self.errors, message),
-                Fate::Unconfirmed(message) => self.incomplete(message),
-                Fate::Unreported => {}
-            }
-        }
+        let (deregistered, held) = (&mut self.deregistered, &mut self.held);
+        let tally = Tally {
+            kept: &mut self.kept,
+            errors: &mut self.errors,
+            complete: &mut self.complete,
+        };
+        record_outcomes(&plan.plan, outcomes, tally, |p, reason, decided| {
+            let list = match reason {
+                Reason::Deleted(_) => &mut *deregistered,
+                Reason::Held(_) => &mut *held,
+            };
+            list.push(entry(p, reason, decided));
+        });
         for (update, result) in plan.health_updates.iter().zip(updates) {
             match result {
                 Ok(()) => self.health_updates.push(ReportedHealthUpdate {

@@ -125,71 +125,61 @@ impl Report {
     /// run, every one `Deleted`: what would be).
     pub fn record_plan(&mut self, plan: &Plan, outcomes: &[WriteOutcome]) {
         self.guard = plan.guard;
-        for (p, fate) in fates(plan, outcomes) {
-            match fate {
-                Fate::Kept(k) => *self.kept.entry(k).or_default() += 1,
-                Fate::Listed { reason, decided } => {
-                    let list = match reason {
-                        Reason::Deleted(_) => &mut self.deleted,
-                        Reason::Held(_) => &mut self.held,
-                    };
-                    list.push(entry(p, reason, decided));
-                }
-                Fate::Error(message) => add_error(&mut self.errors, message),
-                Fate::Unconfirmed(message) => self.incomplete(message),
-                Fate::Unreported => {}
-            }
-        }
+        let (deleted, held) = (&mut self.deleted, &mut self.held);
+        let tally = Tally {
+            kept: &mut self.kept,
+            errors: &mut self.errors,
+            complete: &mut self.complete,
+        };
+        record_outcomes(plan, outcomes, tally, |p, reason, decided| {
+            let list = match reason {
+                Reason::Deleted(_) => &mut *deleted,
+                Reason::Held(_) => &mut *held,
+            };
+            list.push(entry(p, reason, decided));
+        });
     }
 }
 
-/// What one planned item comes to in a report, once its write (if any) is done.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Fate<'a> {
-    /// Counted under `kept`.
-    Kept(KeepReason),
-    /// Listed under `deleted` (a [`Reason::Deleted`]) or `held` (a
-    /// [`Reason::Held`], with the reason decided).
-    Listed {
-        reason: Reason,
-        decided: Option<DeleteReason>,
-    },
-    /// The write failed: its message goes to `errors`.
-    Error(&'a str),
-    /// The write was accepted but not seen through: the report is incomplete.
-    Unconfirmed(&'a str),
-    /// Gone already (someone else removed it), or never attempted (said once,
-    /// by the writer).
-    Unreported,
+/// The parts of a report (or of a namespace's entry) that a plan's outcomes
+/// are counted into, besides its lists.
+pub(crate) struct Tally<'a> {
+    pub kept: &'a mut BTreeMap<KeepReason, usize>,
+    pub errors: &'a mut Vec<String>,
+    pub complete: &'a mut bool,
 }
 
-/// Each planned item with its fate. `outcomes` holds one entry per
-/// [`Plan::deletions`] item, in order.
-pub(crate) fn fates<'a, T>(
-    plan: &'a Plan<T>,
-    outcomes: &'a [WriteOutcome],
-) -> Vec<(&'a Planned<T>, Fate<'a>)> {
+/// Folds a plan and what became of its deletions (`outcomes`: one per
+/// [`Plan::deletions`] item, in order) into a report: kept items counted, held
+/// and deleted ones handed to `list` with their reason (and the reason decided,
+/// for a hold), failed writes into `errors`, writes accepted but not seen
+/// through making it incomplete. A deletion that found its item gone already,
+/// or was never attempted (said once, by the writer), is not reported.
+pub(crate) fn record_outcomes<T>(
+    plan: &Plan<T>,
+    outcomes: &[WriteOutcome],
+    tally: Tally,
+    mut list: impl FnMut(&Planned<T>, Reason, Option<DeleteReason>),
+) {
     let mut outcomes = outcomes.iter();
-    let listed = |reason, decided| Fate::Listed { reason, decided };
-    plan.items
-        .iter()
-        .map(|p| {
-            let fate = match p.decision {
-                Decision::Keep(k) => Fate::Kept(k),
-                Decision::Hold { decided, hold } => listed(Reason::Held(hold), Some(decided)),
-                Decision::Delete(reason) => match outcomes.next() {
-                    Some(WriteOutcome::Deleted) => listed(Reason::Deleted(reason), None),
-                    Some(WriteOutcome::Conflict(_)) => {
-                        listed(Reason::Held(HoldReason::WriteConflict), Some(reason))
-                    }
-                    Some(WriteOutcome::Failed(message)) => Fate::Error(message),
-                    Some(WriteOutcome::Unconfirmed(message)) => Fate::Unconfirmed(message),
-                    Some(WriteOutcome::Vanished | WriteOutcome::Skipped) | None => Fate::Unreported,
-                },
-            };
-            (p, fate)
-        })
-        .collect()
+    for p in &plan.items {
+        match p.decision {
+            Decision::Keep(k) => *tally.kept.entry(k).or_default() += 1,
+            Decision::Hold { decided, hold } => list(p, Reason::Held(hold), Some(decided)),
+            Decision::Delete(reason) => match outcomes.next() {
+                Some(WriteOutcome::Deleted) => list(p, Reason::Deleted(reason), None),
+                Some(WriteOutcome::Conflict(_)) => {
+                    list(p, Reason::Held(HoldReason::WriteConflict), Some(reason))
+                }
+                Some(WriteOutcome::Failed(message)) => add_error(tally.errors, message),
+                Some(WriteOutcome::Unconfirmed(message)) => {
+                    *tally.complete = false;
+                    tally.errors.push(message.clone());
+                }
+                Some(WriteOutcome::Vanished | WriteOutcome::Skipped) | None => {}
+            },
+        }
+    }
 }
 
 /// Adds `message` to `errors` unless it is there already.
