@@ -556,23 +556,9 @@ impl Estate<'_> {
     ) -> EcsTask {
         let definition = self.register_definition(family, &[], &[(80, 0)]).await;
         let host = self.hosts[h].clone();
-        let cluster = host.cluster.clone().expect("task on a registered host");
-        let container_instance_arn = host
-            .container_instance_arn
-            .clone()
-            .expect("container instance");
-        let out = self
-            .aws
-            .ecs()
-            .start_task()
-            .cluster(&cluster)
-            .task_definition(definition)
-            .container_instances(container_instance_arn.clone())
-            .group(group)
-            .send()
-            .await
-            .expect("StartTask");
-        let task = &out.tasks()[0];
+        let started = self.start_task_in_group(h, &definition, Some(group)).await;
+        let (task, cluster) = (&started.task, started.cluster.clone());
+        let container_instance_arn = started.container_instance_arn.clone();
         let arn = task.task_arn().expect("task arn").to_string();
         let port = super::tasks::host_port(&task.containers()[0], 80)
             .expect("host port of container port 80");

@@ -60,6 +60,13 @@ fn app_container(env: &[(String, String)], mappings: &[(i32, i32)]) -> Container
     container.build()
 }
 
+/// A task StartTask started, with where it runs.
+pub struct StartTaskAnswer {
+    pub task: aws_sdk_ecs::types::Task,
+    pub cluster: String,
+    pub container_instance_arn: String,
+}
+
 impl Estate<'_> {
     /// The task definition of `service`: one container `app` declaring
     /// `SERVICE_80_NAME=<service>` for its SRV record and
@@ -157,6 +164,26 @@ impl Estate<'_> {
 
     /// StartTask of `definition` on host `h`'s container instance.
     async fn start_task(&self, h: usize, definition: &str) -> StartedTask {
+        let started = self.start_task_in_group(h, definition, None).await;
+        let container = &started.task.containers()[0];
+        StartedTask {
+            arn: started.task.task_arn().expect("task arn").to_string(),
+            runtime_id: container.runtime_id().expect("runtime id").to_string(),
+            host_port: host_port(container, 80).expect("a binding for container port 80"),
+            www_port: host_port(container, 81),
+            cluster: started.cluster,
+            container_instance_arn: started.container_instance_arn,
+        }
+    }
+
+    /// StartTask of `definition` on host `h`'s container instance, in task group
+    /// `group` (ECS's default when `None`): the task as ECS answered.
+    pub async fn start_task_in_group(
+        &self,
+        h: usize,
+        definition: &str,
+        group: Option<&str>,
+    ) -> StartTaskAnswer {
         let host = &self.hosts[h];
         let cluster = host.cluster.clone().expect("task on a registered host");
         let container_instance_arn = host
@@ -170,18 +197,14 @@ impl Estate<'_> {
             .cluster(&cluster)
             .task_definition(definition)
             .container_instances(container_instance_arn.clone())
+            .set_group(group.map(String::from))
             .send()
             .await
             .expect("StartTask");
-        let task = &out.tasks()[0];
-        let container = &task.containers()[0];
-        StartedTask {
-            arn: task.task_arn().expect("task arn").to_string(),
+        StartTaskAnswer {
+            task: out.tasks()[0].clone(),
             cluster,
             container_instance_arn,
-            runtime_id: container.runtime_id().expect("runtime id").to_string(),
-            host_port: host_port(container, 80).expect("a binding for container port 80"),
-            www_port: host_port(container, 81),
         }
     }
 
