@@ -37,6 +37,7 @@ from xml.sax.saxutils import escape
 
 import botocore.session
 from moto.moto_api._internal.models import moto_api_backend
+from moto.sts.models import sts_backends
 from werkzeug.wsgi import get_input_stream
 
 import agent_hook
@@ -423,6 +424,10 @@ class LocalAws:
             ("GET", "health"): self._health,
             ("POST", "ecs/tasks"): self._ecs_tasks,
             ("POST", "ecs/container-instances"): self._ecs_container_instances,
+            ("POST", "ecs/missing"): self._ecs_missing,
+            ("GET", "ecs/missing"): lambda _: (200, ecs_patches.MISSING.describe()),
+            ("DELETE", "ecs/missing"): self._clear_ecs_missing,
+            ("POST", "credentials"): self._credentials,
             ("POST", "ec2/instances"): self._ec2_instances,
             ("GET", "servicediscovery/operations"): lambda _: (200, sd_patches.describe_operations()),
             ("POST", "servicediscovery/operations"): lambda p: (200, sd_patches.configure_operations(p)),
@@ -474,6 +479,38 @@ class LocalAws:
         if not isinstance(entries, list):
             raise ValueError("containerInstances must be a list")
         return 200, {"updated": ecs_patches.update_container_instances(entries)}
+
+    def _ecs_missing(self, payload: dict[str, Any]) -> tuple[int, Any]:
+        ecs_patches.MISSING.add(payload)
+        return 200, ecs_patches.MISSING.describe()
+
+    def _clear_ecs_missing(self, _: dict[str, Any]) -> tuple[int, Any]:
+        ecs_patches.MISSING.clear()
+        return 200, ecs_patches.MISSING.describe()
+
+    def _credentials(self, payload: dict[str, Any]) -> tuple[int, Any]:
+        """Temporary credentials of another account, made by moto's own STS
+        AssumeRole (a role in that account; it need not exist)."""
+        unknown = sorted(set(payload) - {"accountId"})
+        if unknown:
+            raise ValueError(f"unknown field(s) {', '.join(unknown)} (accountId)")
+        account_id = payload.get("accountId")
+        if not isinstance(account_id, str) or not re.fullmatch(r"\d{12}", account_id):
+            raise ValueError("accountId must be a 12-digit AWS account id")
+        role = sts_backends[account_id]["aws"].assume_role(
+            region_name="us-east-1",
+            role_session_name="localaws",
+            role_arn=f"arn:aws:iam::{account_id}:role/localaws",
+            policy=None,  # type: ignore[arg-type]
+            duration=43200,
+            external_id=None,  # type: ignore[arg-type]
+        )
+        return 200, {
+            "accountId": account_id,
+            "accessKeyId": role.access_key_id,
+            "secretAccessKey": role.secret_access_key,
+            "sessionToken": role.session_token,
+        }
 
     def _ec2_instances(self, payload: dict[str, Any]) -> tuple[int, Any]:
         entries = payload["instances"]
@@ -551,6 +588,7 @@ class LocalAws:
         # Same as POST /moto-api/reset: every backend of every service is dropped.
         moto_api_backend.reset()
         ecs_patches.configure_state_manager()
+        ecs_patches.MISSING.clear()
         sd_patches.reset_operations()
         r53_patches.HOOKS.clear()
         agent_hook.HOOKS.clear()

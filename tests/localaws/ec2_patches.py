@@ -21,6 +21,11 @@
   ``network-interface.network-interface-id``, ``network-interface.vpc-id`` and
   ``network-interface.subnet-id``: moto answers HTTP 500 (not implemented).
   They are added to ``moto.ec2.utils.filter_dict_attribute_mapping``.
+* DescribeVpcs with ``VpcIds``: moto answers ``InvalidVpcID.NotFound`` when
+  any id is unknown (as EC2 does, also for another account's VPC that is not
+  shared with the caller), but its message names every requested id as a
+  Python set; ours names the unknown ones, in request order, in EC2's words
+  ("The vpc ID 'vpc-…' does not exist").
 * Control API: ``set_instance_states`` sets an instance's state name and code
   and nothing else (``terminated`` terminates, as above), so a test can hold
   an instance in ``shutting-down`` with its address; with ``launchTime`` it
@@ -34,7 +39,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from moto.ec2 import utils as ec2_utils
+from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models import ec2_backends
+from moto.ec2.models.vpcs import VPCBackend
 from moto.ec2.models.instances import Instance
 
 from ecs_patches import ControlError
@@ -144,6 +151,21 @@ EXTRA_INSTANCE_FILTERS = {
 
 
 # ---------------------------------------------------------------------------
+# DescribeVpcs
+# ---------------------------------------------------------------------------
+
+_original_describe_vpcs = VPCBackend.describe_vpcs
+
+
+def describe_vpcs(self: VPCBackend, vpc_ids: list[str] | None = None, filters: Any = None) -> Any:
+    """moto's, with the unknown ids (only those) named in the error."""
+    unknown = [vpc_id for vpc_id in dict.fromkeys(vpc_ids or []) if vpc_id not in self.vpcs]
+    if unknown:
+        raise EC2ClientError("InvalidVpcID.NotFound", f"The vpc ID '{', '.join(unknown)}' does not exist")
+    return _original_describe_vpcs(self, vpc_ids, filters)
+
+
+# ---------------------------------------------------------------------------
 # Control-API support
 # ---------------------------------------------------------------------------
 
@@ -212,6 +234,7 @@ def set_instance_states(entries: list[dict[str, Any]]) -> int:
 
 
 def install() -> None:
+    VPCBackend.describe_vpcs = describe_vpcs  # type: ignore[method-assign]
     Instance.prep_nics = prep_nics  # type: ignore[method-assign]
     Instance.terminate = terminate  # type: ignore[method-assign]
     Instance.private_ip = property(_private_ip)  # type: ignore[assignment,method-assign]

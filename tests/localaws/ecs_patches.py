@@ -38,6 +38,16 @@ What moto does differently from ECS, and what is patched here:
   HEALTHY).
 * ``describe_container_instances`` raises KeyError (HTTP 500) for a cluster
   that never had an instance; ours reports the ids as MISSING.
+* ``list_container_instances`` ignores ``filter`` (the cluster query language)
+  and, without ``status``, lists INACTIVE instances too.  Ours lists all but
+  INACTIVE by default, checks ``status`` against the API's values, and
+  evaluates the ``ec2InstanceId`` expressions (``==``/``equals``, ``in [...]``);
+  any other expression is refused with InvalidParameterException rather than
+  ignored.
+* Eventual consistency on demand (``MISSING``, control API ``ecs/missing``):
+  DescribeTasks and DescribeContainerInstances answer ``failures: [{arn,
+  reason: MISSING}]`` for the armed ARNs for the next N calls that include
+  them, while the listings still list them.
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ from __future__ import annotations
 import base64
 import inspect
 import json
+import re
 import sys
 from datetime import datetime, timezone
 from typing import Any
@@ -181,10 +192,11 @@ def describe_tasks(self: EC2ContainerServiceBackend, cluster_str: str, tasks: li
     for task in self.tasks.get(cluster.name, {}).values():
         by_name[task.task_arn] = task
         by_name[task.id] = task
+    forced = MISSING.take(tasks)
     found, failures = [], []
     for wanted in tasks:
         match = by_name.get(wanted)
-        if match is None:
+        if match is None or wanted in forced:
             failures.append({"arn": wanted, "reason": "MISSING"})
         elif match not in found:
             found.append(match)
@@ -261,7 +273,113 @@ def describe_container_instances(self: EC2ContainerServiceBackend, cluster_str: 
     if ids and len(ids) > MAX_DESCRIBE:
         raise InvalidParameterException(f"containerInstances cannot contain more than {MAX_DESCRIBE} items.")
     self.container_instances.setdefault(cluster.name, {})
-    return _original_describe_container_instances(self, cluster_str, ids)
+    instances, failures = _original_describe_container_instances(self, cluster_str, ids)
+    forced = MISSING.take(ids or [])
+    if forced:
+        instances = [
+            ci for ci in instances
+            if not any(_same_resource(ref, ci.container_instance_arn) for ref in forced)
+        ]
+        already = [getattr(f, "arn", None) or f.get("arn", "") for f in failures]
+        failures = list(failures) + [
+            {"arn": ref, "reason": "MISSING"}
+            for ref in ids
+            if ref in forced and not any(_same_resource(ref, arn) for arn in already)
+        ]
+    return instances, failures
+
+
+# ---------------------------------------------------------------------------
+# Eventual consistency on demand: MISSING for listed resources
+# ---------------------------------------------------------------------------
+
+
+def _same_resource(a: str, b: str) -> bool:
+    """Two references to one task or container instance: equal ARNs, or the same
+    id (the last path component) when either is a bare id."""
+    if a == b:
+        return True
+    if a.startswith("arn:") and b.startswith("arn:"):
+        return False
+    return a.split("/")[-1] == b.split("/")[-1]
+
+
+class MissingRules:
+    """``POST /_localaws/ecs/missing`` rules: DescribeTasks and
+    DescribeContainerInstances report these ARNs MISSING for the next ``calls``
+    describe calls that include them (-1: until cleared)."""
+
+    def __init__(self) -> None:
+        self.rules: list[dict[str, Any]] = []
+
+    def add(self, payload: dict[str, Any]) -> None:
+        unknown = sorted(set(payload) - {"arns", "calls"})
+        if unknown:
+            raise ValueError(f"unknown field(s) {', '.join(unknown)} (arns, calls)")
+        arns = payload.get("arns")
+        if not isinstance(arns, list) or not arns or not all(isinstance(a, str) and a for a in arns):
+            raise ValueError("arns must be a non-empty list of task or container instance ARNs (or ids)")
+        calls = payload.get("calls", 1)
+        if isinstance(calls, bool) or not isinstance(calls, int) or (calls < 1 and calls != -1):
+            raise ValueError("calls must be a whole number >= 1, or -1 for every call until cleared")
+        self.rules.extend({"arn": arn, "calls": calls} for arn in arns)
+
+    def take(self, refs: list[str]) -> set[str]:
+        """The requested references this describe call reports MISSING; each
+        rule that matches one of them counts this call once."""
+        forced: set[str] = set()
+        for rule in self.rules:
+            hits = [ref for ref in refs if isinstance(ref, str) and _same_resource(rule["arn"], ref)]
+            if hits:
+                forced.update(hits)
+                if rule["calls"] > 0:
+                    rule["calls"] -= 1
+        self.rules = [r for r in self.rules if r["calls"] != 0]
+        return forced
+
+    def describe(self) -> dict[str, Any]:
+        return {"missing": [dict(r) for r in self.rules]}
+
+    def clear(self) -> None:
+        self.rules = []
+
+
+MISSING = MissingRules()
+
+
+# ---------------------------------------------------------------------------
+# ListContainerInstances: status and filter (cluster query language)
+# ---------------------------------------------------------------------------
+
+# ListContainerInstances' status values (ContainerInstanceStatus in the API)
+CONTAINER_INSTANCE_STATUSES = ("ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED")
+_VALUE = r"""(?:'[^']*'|"[^"]*"|[^\s,\[\]'"]+)"""
+_EQUALS = re.compile(rf"^\s*ec2InstanceId\s*(?:==|\s+equals\s+)\s*(?P<value>{_VALUE})\s*$")
+_IN = re.compile(rf"^\s*ec2InstanceId\s+in\s*\[\s*(?P<values>{_VALUE}(?:\s*,\s*{_VALUE})*)\s*\]\s*$")
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def parse_instance_filter(expression: str | None) -> set[str] | None:
+    """The EC2 instance ids a ``filter`` selects, or None for no filter.
+    Only ``ec2InstanceId == X`` (or ``equals``) and ``ec2InstanceId in [X, Y]``
+    are evaluated here; values may be quoted ('X' or "X")."""
+    if expression is None or not expression.strip():
+        return None
+    found = _EQUALS.match(expression)
+    if found:
+        return {_unquote(found.group("value"))}
+    found = _IN.match(expression)
+    if found:
+        return {_unquote(v) for v in re.findall(_VALUE, found.group("values"))}
+    raise InvalidParameterException(
+        f"localaws supports only the cluster query expressions 'ec2InstanceId == <id>' and "
+        f"'ec2InstanceId in [<id>, ...]' in ListContainerInstances, not: {expression}"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -315,9 +433,20 @@ def resp_list_tasks(self: EC2ContainerServiceResponse) -> ActionResult:
 
 
 def resp_list_container_instances(self: EC2ContainerServiceResponse) -> ActionResult:
-    cluster_str = self._get_param("cluster", "default")
-    self.ecs_backend._get_cluster(cluster_str)  # real ECS: ClusterNotFoundException
-    arns = self.ecs_backend.list_container_instances(cluster_str, status=self._get_param("status"))
+    cluster = self.ecs_backend._get_cluster(self._get_param("cluster", "default"))  # ClusterNotFoundException
+    status = self._get_param("status")
+    if status is not None and status not in CONTAINER_INSTANCE_STATUSES:
+        raise InvalidParameterException(
+            f"status must be one of {', '.join(CONTAINER_INSTANCE_STATUSES)}, not {status}"
+        )
+    ec2_ids = parse_instance_filter(self._get_param("filter"))
+    arns = sorted(
+        ci.container_instance_arn
+        for ci in self.ecs_backend.container_instances.get(cluster.name, {}).values()
+        # without status: every state but INACTIVE
+        if (ci.status == status if status is not None else ci.status != "INACTIVE")
+        and (ec2_ids is None or ci.ec2_instance_id in ec2_ids)
+    )
     page, token = _paginate(self, arns)
     return ActionResult({"containerInstanceArns": page, "nextToken": token})
 
@@ -394,6 +523,8 @@ def update_tasks(entries: list[dict[str, Any]]) -> int:
             task.started_at = _timestamp(entry["startedAt"])
         if "createdAt" in entry:
             task.created_at = _timestamp(entry["createdAt"])
+        if "stoppedAt" in entry:
+            task.stopped_at = _timestamp(entry["stoppedAt"])
         for spec in entry.get("containers") or []:
             container = by_name[spec["name"]]
             if "runtimeId" in spec:

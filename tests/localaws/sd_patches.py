@@ -31,8 +31,14 @@ what is patched here (README.md, "Cloud Map", has the AWS sources):
 * ``update_private_dns_namespace`` replaces all ``DnsProperties`` with the
   request's (losing ``HostedZoneId``); ours merges them (the SOA).
 * ``list_operations`` drops every operation that is not a namespace operation
-  from the backend (so GetOperation of a deregistration fails afterwards);
-  ours lists them all.
+  from the backend (so GetOperation of a deregistration fails afterwards) and
+  ignores ``Filters``, ``MaxResults`` and ``NextToken``.  Ours lists every
+  operation (namespace, service and instance operations), pages first
+  (MaxResults 1..100, default 100) and then filters the page, as the API
+  reference says (``NAMESPACE_ID``/``SERVICE_ID`` EQ, ``STATUS``/``TYPE`` EQ or
+  IN, ``UPDATE_DATE`` BETWEEN), and an in-progress deregistration listed on
+  the page is observed exactly as a GetOperation observes it (one shared
+  count), so ListOperations alone follows operations to their end.
 * ``register_instance`` with an existing InstanceId appends a second instance
   with that id; ours replaces the instance's attributes.  ``AWS_INIT_HEALTH_STATUS``
   sets the initial custom health status.
@@ -97,6 +103,21 @@ DEFAULT_COMPLETE_AFTER_MS = 2000
 DEFAULT_FAIL_CODE = "INTERNAL_FAILURE"
 DEFAULT_FAIL_MESSAGE = "localaws: injected failure of the operation"
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
+# The order ListOperations walks the operations in (the API reference does not say)
+LIST_ORDERS = ("oldest-first", "newest-first")
+DEFAULT_LIST_ORDER = "oldest-first"
+# OperationType and OperationStatus values in the API; the OperationFilter page
+# spells SUCCESS "SUCCEED" among the STATUS values, so both are accepted.
+OPERATION_TYPES = (
+    "CREATE_NAMESPACE",
+    "DELETE_NAMESPACE",
+    "UPDATE_NAMESPACE",
+    "UPDATE_SERVICE",
+    "REGISTER_INSTANCE",
+    "DEREGISTER_INSTANCE",
+)
+OPERATION_STATUSES = {"SUBMITTED": "SUBMITTED", "PENDING": "PENDING", "SUCCESS": "SUCCESS",
+                      "SUCCEED": "SUCCESS", "FAIL": "FAIL"}
 
 
 class DuplicateRequest(JsonRESTError):
@@ -171,12 +192,16 @@ class OperationSettings:
         self.pending: list[str] = list(DEFAULT_PENDING)
         self.complete_after_ms: int | None = DEFAULT_COMPLETE_AFTER_MS
         self.fail: list[FailRule] = []
+        self.list_order: str = DEFAULT_LIST_ORDER
 
     def update(self, payload: dict[str, Any]) -> None:
         """Validate everything, then apply."""
-        unknown = sorted(set(payload) - {"pending", "complete_after_ms", "fail"})
+        unknown = sorted(set(payload) - {"pending", "complete_after_ms", "fail", "list_order"})
         if unknown:
-            raise ValueError(f"unknown field(s) {', '.join(unknown)} (pending, complete_after_ms, fail)")
+            raise ValueError(f"unknown field(s) {', '.join(unknown)} (pending, complete_after_ms, fail, list_order)")
+        list_order = payload.get("list_order", self.list_order)
+        if list_order not in LIST_ORDERS:
+            raise ValueError(f"list_order must be one of {', '.join(LIST_ORDERS)}")
         pending = self.pending
         if "pending" in payload:
             pending = payload["pending"]
@@ -194,6 +219,7 @@ class OperationSettings:
         self.pending = list(pending)
         self.complete_after_ms = after
         self.fail.extend(rules)
+        self.list_order = list_order
 
     def take_fail_rule(self, op: "InstanceOperation") -> FailRule | None:
         for rule in self.fail:
@@ -209,6 +235,7 @@ class OperationSettings:
             "pending": list(self.pending),
             "complete_after_ms": self.complete_after_ms,
             "fail": [r.describe() for r in self.fail],
+            "list_order": self.list_order,
         }
 
 
@@ -455,21 +482,32 @@ def deregister_instance(self: ServiceDiscoveryBackend, service_id: str, instance
 _original_get_operation = ServiceDiscoveryBackend.get_operation
 
 
-def get_operation(self: ServiceDiscoveryBackend, operation_id: str) -> Operation:
-    op = _original_get_operation(self, operation_id)
+def observe(backend: ServiceDiscoveryBackend, op: Operation) -> None:
+    """One observation of an operation, by GetOperation or by a ListOperations
+    page that holds it: an in-progress deregistration reports its next
+    in-progress status, or completes once they are used up."""
     if isinstance(op, InstanceOperation) and not op.done:
         if op.polls < len(op.pending):
             op.status = op.pending[op.polls]
             op.updated = unix_time()
         else:
-            _complete(self, op)
+            _complete(backend, op)
         op.polls += 1
+
+
+def get_operation(self: ServiceDiscoveryBackend, operation_id: str) -> Operation:
+    op = _original_get_operation(self, operation_id)
+    observe(self, op)
     return op
 
 
 def list_operations(self: ServiceDiscoveryBackend) -> list[Operation]:
-    """All operations (moto drops every non-namespace one from the backend)."""
-    return list(self.operations.values())
+    """All operations in the configured order (moto dropped every
+    non-namespace one from the backend)."""
+    operations = list(self.operations.values())
+    if SETTINGS.list_order == "newest-first":
+        operations.reverse()
+    return operations
 
 
 def update_instance_custom_health_status(
@@ -700,6 +738,80 @@ def resp_list_namespaces(self: ServiceDiscoveryResponse) -> tuple[int, dict[str,
     return 200, {}, json.dumps(result)
 
 
+def _number(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise InvalidInput(f"UPDATE_DATE values must be Unix date/time values, not {value!r}") from None
+
+
+def _operation_filters(params: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
+    filters = _filters(
+        params,
+        {
+            "NAMESPACE_ID": ("EQ",),
+            "SERVICE_ID": ("EQ",),
+            "STATUS": ("EQ", "IN"),
+            "TYPE": ("EQ", "IN"),
+            "UPDATE_DATE": ("BETWEEN",),
+        },
+    )
+    for name, condition, values in filters:
+        if name == "STATUS" and any(v not in OPERATION_STATUSES for v in values):
+            raise InvalidInput(f"STATUS values must be among {', '.join(OPERATION_STATUSES)}")
+        if name == "TYPE" and any(v not in OPERATION_TYPES for v in values):
+            raise InvalidInput(f"TYPE values must be among {', '.join(OPERATION_TYPES)}")
+        if name == "UPDATE_DATE":
+            if len(values) != 2:
+                raise InvalidInput("BETWEEN takes exactly two values: a start date and an end date")
+            _number(values[0]), _number(values[1])
+    return filters
+
+
+def _operation_namespace(backend: ServiceDiscoveryBackend, op: Operation) -> str | None:
+    targets = op.targets or {}
+    if targets.get("NAMESPACE"):
+        return targets["NAMESPACE"]
+    service = backend.services.get(targets.get("SERVICE") or "")
+    return service.namespace_id if service is not None else None
+
+
+def _operation_matches(
+    backend: ServiceDiscoveryBackend, op: Operation, filters: list[tuple[str, str, list[str]]]
+) -> bool:
+    for name, _condition, values in filters:
+        if name == "NAMESPACE_ID":
+            ok = _operation_namespace(backend, op) == _strip_arn(values[0])
+        elif name == "SERVICE_ID":
+            ok = (op.targets or {}).get("SERVICE") == _strip_arn(values[0])
+        elif name == "STATUS":
+            ok = op.status in {OPERATION_STATUSES[v] for v in values}
+        elif name == "TYPE":
+            ok = op.operation_type in values
+        else:  # UPDATE_DATE BETWEEN start and end (inclusive)
+            ok = _number(values[0]) <= op.updated <= _number(values[1])
+        if not ok:
+            return False
+    return True
+
+
+def resp_list_operations(self: ServiceDiscoveryResponse) -> tuple[int, dict[str, str], str]:
+    """ListOperations: a page of MaxResults operations, each observed (as
+    GetOperation observes it), then filtered."""
+    params = json.loads(self.body or "{}")
+    filters = _operation_filters(params)
+    backend = self.servicediscovery_backend
+    page, token = _page(backend.list_operations(), params)
+    for op in page:
+        observe(backend, op)
+    result: dict[str, Any] = {
+        "Operations": [op.to_json(short=True) for op in page if _operation_matches(backend, op, filters)]
+    }
+    if token:
+        result["NextToken"] = token
+    return 200, {}, json.dumps(result)
+
+
 def resp_list_instances(self: ServiceDiscoveryResponse) -> str:
     params = json.loads(self.body or "{}")
     backend = self.servicediscovery_backend
@@ -798,5 +910,6 @@ def install() -> None:
     ServiceDiscoveryResponse.list_services = resp_list_services  # type: ignore[method-assign]
     ServiceDiscoveryResponse.list_namespaces = resp_list_namespaces  # type: ignore[method-assign]
     ServiceDiscoveryResponse.list_instances = resp_list_instances  # type: ignore[method-assign]
+    ServiceDiscoveryResponse.list_operations = resp_list_operations  # type: ignore[method-assign]
     ServiceDiscoveryResponse.get_instances_health_status = resp_get_instances_health_status  # type: ignore[method-assign]
 

@@ -22,6 +22,9 @@ import threading
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "localaws")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "localaws")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+# moto would serve every request as this one account; the account must come
+# from the request's credentials (see README.md, "Regions and accounts").
+os.environ.pop("MOTO_ACCOUNT_ID", None)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,9 +42,11 @@ def build_app(route53_rate_limit: dict | None = None):
     import ec2_patches
     import ecs_patches
     import r53_patches
+    import r53_vpcs
     import sd_patches
 
     r53_patches.install()
+    r53_vpcs.install()
     ec2_patches.install()
     ecs_patches.install()
     sd_patches.install()

@@ -21,8 +21,8 @@ import botocore.exceptions
 import pytest
 from botocore.config import Config
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SERVER = os.path.join(HERE, "server.py")
+from conftest import SERVER, client, control, make_vpc
+
 ZONE = "sd.internal."
 NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
@@ -32,55 +32,12 @@ NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 # ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def endpoint(tmp_path_factory):
-    stderr_path = tmp_path_factory.mktemp("localaws") / "stderr.log"
-    with open(stderr_path, "w") as stderr:
-        proc = subprocess.Popen([sys.executable, SERVER, "--port", "0"],
-                                stdout=subprocess.PIPE, stderr=stderr, text=True)
-    line = proc.stdout.readline().strip()
-    assert line.startswith("localaws listening on http://127.0.0.1:"), (line, stderr_path.read_text())
-    yield line.rsplit(" ", 1)[1]
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=15) == 0
-    assert proc.stdout.read() == ""  # exactly one line on stdout
-    assert "Traceback" not in stderr_path.read_text(), stderr_path.read_text()
-
-
-@pytest.fixture(autouse=True)
-def fresh(endpoint):
-    control(endpoint, "POST", "reset")
-    yield
-
-
-def control(endpoint, method, path, body=None, expect=200):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"{endpoint}/_localaws/{path}", data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            status, payload = resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as err:
-        status, payload = err.code, json.loads(err.read() or b"null")
-    assert status == expect, (status, payload)
-    return payload
-
-
-def client(endpoint, service, config=None):
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="AKIDLOCALAWS",
-        aws_secret_access_key="secret",
-        config=config,
-    )
-
-
 def make_zone(r53):
+    """A private zone ZONE with a new us-east-1 VPC (Route 53 refuses a VPC
+    that does not exist)."""
     zone = r53.create_hosted_zone(
         Name=ZONE, CallerReference=str(time.time()), HostedZoneConfig={"PrivateZone": True},
-        VPC={"VPCRegion": "us-east-1", "VPCId": "vpc-12345678"},
+        VPC={"VPCRegion": "us-east-1", "VPCId": make_vpc(r53.meta.endpoint_url)},
     )
     return zone["HostedZone"]["Id"].split("/")[-1]
 
@@ -304,10 +261,12 @@ def test_batch_limits(endpoint):
 
 def test_hosted_zone_vpc_associations(endpoint):
     r53 = client(endpoint, "route53")
-    zone_id = make_zone(r53)  # created with vpc-12345678
-    assert r53.get_hosted_zone(Id=zone_id)["VPCs"] == [{"VPCRegion": "us-east-1", "VPCId": "vpc-12345678"}]
-    r53.associate_vpc_with_hosted_zone(HostedZoneId=zone_id, VPC={"VPCRegion": "us-east-1", "VPCId": "vpc-87654321"})
-    assert sorted(v["VPCId"] for v in r53.get_hosted_zone(Id=zone_id)["VPCs"]) == ["vpc-12345678", "vpc-87654321"]
+    zone_id = make_zone(r53)
+    (first,) = r53.get_hosted_zone(Id=zone_id)["VPCs"]
+    assert first["VPCRegion"] == "us-east-1"
+    second = make_vpc(endpoint)
+    r53.associate_vpc_with_hosted_zone(HostedZoneId=zone_id, VPC={"VPCRegion": "us-east-1", "VPCId": second})
+    assert sorted(v["VPCId"] for v in r53.get_hosted_zone(Id=zone_id)["VPCs"]) == sorted([first["VPCId"], second])
     assert all(v["VPCRegion"] == "us-east-1" for v in r53.get_hosted_zone(Id=zone_id)["VPCs"])
 
 
@@ -891,7 +850,7 @@ def test_call_counters(endpoint):
         ecs.list_tasks(cluster="web")
     ec2.describe_instances()
     calls = control(endpoint, "GET", "calls")
-    assert calls == {"route53:CreateHostedZone": 1, "route53:ListResourceRecordSets": 4,
+    assert calls == {"ec2:CreateVpc": 1, "route53:CreateHostedZone": 1, "route53:ListResourceRecordSets": 4,
                      "ecs:CreateCluster": 1, "ecs:ListTasks": 3, "ec2:DescribeInstances": 1}
     control(endpoint, "DELETE", "calls")
     r53.get_hosted_zone(Id=zone_id)
@@ -963,9 +922,10 @@ def test_run_task_without_container_instances(endpoint):
 def test_list_hosted_zones_by_name_starts_at_name(endpoint):
     r53 = client(endpoint, "route53")
     ids = {}
+    vpc = make_vpc(endpoint)
     for name in ("sd.internal.", "a.sd.internal.", "other.internal.", "sd.example."):
         ids[name] = r53.create_hosted_zone(Name=name, CallerReference=name, HostedZoneConfig={"PrivateZone": True},
-                                           VPC={"VPCRegion": "us-east-1", "VPCId": "vpc-1"})["HostedZone"]["Id"]
+                                           VPC={"VPCRegion": "us-east-1", "VPCId": vpc})["HostedZone"]["Id"]
     resp = r53.list_hosted_zones_by_name(DNSName="sd.internal")
     # reversed labels: example.sd. < internal.other. < internal.sd. < internal.sd.a.
     assert [z["Name"] for z in resp["HostedZones"]] == ["sd.internal.", "a.sd.internal."]
@@ -1516,10 +1476,12 @@ def test_cloudmap_deregister_is_pending_then_succeeds(endpoint):
     assert "ErrorCode" not in op
     assert instance_ids_of(sd, svc) == ["t1", "t2"]
     time.sleep(0.3)  # no deadline: time alone changes nothing
-    assert sd.list_operations()["Operations"] and instance_ids_of(sd, svc) == ["t1", "t2"]
+    assert instance_ids_of(sd, svc) == ["t1", "t2"]
+    # the next observation completes it: here a ListOperations page that holds it
+    assert {o["Id"]: o["Status"] for o in sd.list_operations()["Operations"]}[op_id] == "SUCCESS"
+    assert instance_ids_of(sd, svc) == ["t2"]
     op = sd.get_operation(OperationId=op_id)["Operation"]
     assert op["Status"] == "SUCCESS" and op["UpdateDate"] >= op["CreateDate"]
-    assert instance_ids_of(sd, svc) == ["t2"]
     assert sd.get_operation(OperationId=op_id)["Operation"]["Status"] == "SUCCESS"  # stays done
     assert sd.list_services()["Services"][0]["InstanceCount"] == 1
 
@@ -1535,7 +1497,8 @@ def test_cloudmap_deregister_defaults(endpoint):
     """Out of the box: the first GetOperation says PENDING, the next one SUCCESS."""
     sd = sd_client(endpoint)
     assert control(endpoint, "GET", "servicediscovery/operations") == {
-        "pending": ["PENDING"], "complete_after_ms": 2000, "fail": [], "operations": []}
+        "pending": ["PENDING"], "complete_after_ms": 2000, "fail": [], "list_order": "oldest-first",
+        "operations": []}
     svc = sd_service(sd, sd_private_namespace(sd))
     sd.register_instance(ServiceId=svc, InstanceId="t1", Attributes=ecs_attributes())
     op_id = sd.deregister_instance(ServiceId=svc, InstanceId="t1")["OperationId"]
@@ -1573,10 +1536,12 @@ def test_cloudmap_operation_statuses_and_list_operations(endpoint):
     control(endpoint, "POST", "servicediscovery/operations",
             {"pending": ["SUBMITTED", "PENDING", "PENDING"], "complete_after_ms": None})
     op_id = sd.deregister_instance(ServiceId=svc, InstanceId="t1")["OperationId"]
+    # GetOperation and ListOperations observe one sequence: each observation
+    # reports the next in-progress status, the one after them the result
     listed = {o["Id"]: o["Status"] for o in sd.list_operations()["Operations"]}
     assert listed[op_id] == "SUBMITTED"
-    statuses = [sd.get_operation(OperationId=op_id)["Operation"]["Status"] for _ in range(5)]
-    assert statuses == ["SUBMITTED", "PENDING", "PENDING", "SUCCESS", "SUCCESS"]
+    statuses = [sd.get_operation(OperationId=op_id)["Operation"]["Status"] for _ in range(4)]
+    assert statuses == ["PENDING", "PENDING", "SUCCESS", "SUCCESS"]
     # ListOperations keeps every operation (moto dropped all but namespace ones)
     assert {o["Id"]: o["Status"] for o in sd.list_operations()["Operations"]}[op_id] == "SUCCESS"
     assert sd.get_operation(OperationId=op_id)["Operation"]["Status"] == "SUCCESS"
@@ -1649,11 +1614,11 @@ def test_cloudmap_operations_control_api(endpoint):
         assert "error" in control(endpoint, "POST", path, bad, expect=400), bad
     assert control(endpoint, "GET", path)["fail"][0]["instanceId"] == "t9"  # nothing applied by a bad request
     assert control(endpoint, "DELETE", path) == {"pending": ["PENDING"], "complete_after_ms": 2000, "fail": [],
-                                                 "operations": []}
+                                                 "list_order": "oldest-first", "operations": []}
     control(endpoint, "POST", path, {"pending": [], "fail": ["t1"]})
     control(endpoint, "POST", "reset")
     assert control(endpoint, "GET", path) == {"pending": ["PENDING"], "complete_after_ms": 2000, "fail": [],
-                                              "operations": []}
+                                              "list_order": "oldest-first", "operations": []}
 
 
 def test_cloudmap_register_existing_instance_replaces_it(endpoint):

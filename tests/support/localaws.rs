@@ -202,3 +202,111 @@ pub async fn sdk_config(url: &str) -> SdkConfig {
         .load()
         .await
 }
+
+/// Regions, other accounts and ECS eventual consistency (tests/localaws/README.md,
+/// "Regions and accounts" and "ECS").
+impl LocalAws {
+    /// SDK configuration for `region`, as account 123456789012 (EC2, ECS and
+    /// Cloud Map are per region; Route 53 is global).
+    pub async fn region_sdk(&self, region: &str) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(self.url.as_str())
+            .region(Region::new(region.to_string()))
+            .credentials_provider(Credentials::new("test", "test", None, None, "localaws"))
+            .load()
+            .await
+    }
+
+    /// SDK configuration acting as `account_id` (12 digits) in `region`:
+    /// temporary credentials made by moto's STS AssumeRole
+    /// (`POST /_localaws/credentials`). A `POST /_localaws/reset` forgets them.
+    pub async fn account_sdk(&self, account_id: &str, region: &str) -> SdkConfig {
+        let made = self
+            .control(
+                reqwest::Method::POST,
+                "credentials",
+                json!({ "accountId": account_id }),
+            )
+            .await;
+        let field = |name: &str| {
+            made[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("credentials: no {name} in {made}"))
+                .to_string()
+        };
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(self.url.as_str())
+            .region(Region::new(region.to_string()))
+            .credentials_provider(Credentials::new(
+                field("accessKeyId"),
+                field("secretAccessKey"),
+                Some(field("sessionToken")),
+                None,
+                "localaws",
+            ))
+            .load()
+            .await
+    }
+
+    /// Associates `vpc_id` (in `vpc_region`) of another account with the
+    /// zone `zone_id` of account 123456789012 the AWS way: the zone's owner
+    /// authorizes (CreateVPCAssociationAuthorization), the VPC's account
+    /// (`vpc_owner`, from [`LocalAws::account_sdk`]) associates.
+    pub async fn associate_foreign_vpc(
+        &self,
+        zone_id: &str,
+        vpc_owner: &SdkConfig,
+        vpc_id: &str,
+        vpc_region: &str,
+    ) {
+        let vpc = aws_sdk_route53::types::Vpc::builder()
+            .vpc_id(vpc_id)
+            .vpc_region(aws_sdk_route53::types::VpcRegion::from(vpc_region))
+            .build();
+        self.route53()
+            .create_vpc_association_authorization()
+            .hosted_zone_id(zone_id)
+            .vpc(vpc.clone())
+            .send()
+            .await
+            .expect("CreateVPCAssociationAuthorization");
+        aws_sdk_route53::Client::new(vpc_owner)
+            .associate_vpc_with_hosted_zone()
+            .hosted_zone_id(zone_id)
+            .vpc(vpc)
+            .send()
+            .await
+            .expect("AssociateVPCWithHostedZone (as the VPC's account)");
+    }
+
+    /// ECS eventual consistency: DescribeTasks and DescribeContainerInstances
+    /// answer `failures: [{arn, reason: "MISSING"}]` for `arns` (task or
+    /// container instance ARNs, or ids) in their next `calls` calls that
+    /// include them, while ListTasks and ListContainerInstances still list them.
+    pub async fn ecs_missing(&self, arns: &[&str], calls: u32) {
+        assert!(calls >= 1, "ecs_missing: calls must be at least 1");
+        self.control(
+            reqwest::Method::POST,
+            "ecs/missing",
+            json!({ "arns": arns, "calls": calls }),
+        )
+        .await;
+    }
+
+    /// As [`LocalAws::ecs_missing`], for every call until
+    /// [`LocalAws::clear_ecs_missing`].
+    pub async fn ecs_missing_until_cleared(&self, arns: &[&str]) {
+        self.control(
+            reqwest::Method::POST,
+            "ecs/missing",
+            json!({ "arns": arns, "calls": -1 }),
+        )
+        .await;
+    }
+
+    /// Drops every `ecs_missing` rule.
+    pub async fn clear_ecs_missing(&self) {
+        self.control(reqwest::Method::DELETE, "ecs/missing", Value::Null)
+            .await;
+    }
+}
