@@ -167,6 +167,10 @@ struct Args {
     /// rest script services; at least 3).
     #[arg(long, default_value_t = 20)]
     cloud_map_services: usize,
+    /// The order the local AWS's ListOperations walks operations in
+    /// (`oldest-first`, its default, or `newest-first`; AWS does not document it).
+    #[arg(long, default_value = "oldest-first")]
+    cloud_map_list_order: String,
     /// After the report, keep the estate up this many seconds (at most an hour) and
     /// print the environment for more sweeps against it: `sweep --dry-run` leaves it
     /// as built, for profiling (with `--dry-run`, no event storm changes it first).

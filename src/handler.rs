@@ -101,7 +101,7 @@ impl Deps {
             .with_max_backoff(Duration::from_secs(5));
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(5))
-            .operation_attempt_timeout(Duration::from_secs(30))
+            .operation_attempt_timeout(crate::aws::ATTEMPT_TIMEOUT)
             .build();
         let sdk = sdk
             .to_builder()
@@ -276,10 +276,7 @@ pub async fn handle<A: Aws>(
     let mut report = deps.report(trigger, dry_run);
     let halted = match &action {
         Action::Sweep { .. } => Box::pin(flows::sweep(&run, &mut report)).await,
-        Action::Ignore { why, .. } => {
-            report.hosted_zone_id = deps.configured_zone_id();
-            Err(flows::Halt::Ignored(why.clone()))
-        }
+        Action::Ignore { why, .. } => Err(flows::Halt::Ignored(why.clone())),
         Action::TaskStopped(detail) => {
             Box::pin(flows::task_stopped(&run, detail, &mut report)).await
         }
@@ -288,6 +285,11 @@ pub async fn handle<A: Aws>(
         }
     };
     let mut report = flows::finish(report, halted)?;
+    // A flow that stopped before it listed the zone (an event ignored or not
+    // confirmed by its re-check) still names the zone it is about.
+    if report.hosted_zone_id.is_none() {
+        report.hosted_zone_id = deps.configured_zone_id();
+    }
     report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     report.log(&run.timings());
     Ok(report)

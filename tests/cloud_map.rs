@@ -1275,7 +1275,8 @@ async fn an_instance_event_without_a_zone_is_ignored_and_deregisters_nothing() {
 /// (ListServices), each service's instances (ListInstances), the custom health
 /// of the one service that has it (GetInstancesHealthStatus), the ECS tasks it
 /// registered, by cluster (DescribeClusters, DescribeTasks: no listing of
-/// clusters, tasks or container instances), and EC2 (DescribeInstances,
+/// clusters, tasks or container instances: no task is `MISSING`), and EC2
+/// (DescribeVpcs, whether this account can read the VPC; DescribeInstances,
 /// DescribeNetworkInterfaces of the VPC). No zone is listed or changed, and no
 /// instance is deregistered or marked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1341,7 +1342,7 @@ async fn a_namespace_sweep_makes_exactly_the_reads_it_needs() {
 
     // Exactly these calls, each as many times as it says: no other Route 53
     // call (no zone listed or changed), no ListClusters, ListTasks or
-    // ListContainerInstances, no DeregisterInstance, GetOperation or
+    // ListContainerInstances, no DeregisterInstance, ListOperations, GetOperation or
     // UpdateInstanceCustomHealthStatus.
     let expected: std::collections::BTreeMap<String, u64> = [
         ("servicediscovery:ListNamespaces", 1),
@@ -1353,6 +1354,7 @@ async fn a_namespace_sweep_makes_exactly_the_reads_it_needs() {
         ("ecs:DescribeTasks", 1),
         ("ec2:DescribeInstances", 1),
         ("ec2:DescribeNetworkInterfaces", 1),
+        ("ec2:DescribeVpcs", 1),
     ]
     .into_iter()
     .map(|(call, n)| (call.to_string(), n))

@@ -133,7 +133,7 @@ const DOCUMENTED_SETTINGS: &[(&str, Option<&str>)] = &[
 const CONDITIONAL_ACTIONS: &[(&str, &str)] = &[
     ("ecs:StopTask", "StopUnhealthyTasks"),
     ("route53:ListHostedZonesByName", "DnsNamespace"),
-    ("ecs:ListClusters", "EcsClusters"),
+    ("ecs:ListClusters", "HostedZoneId"),
     // The zone's records and the container instances behind them: only when a
     // zone is swept (not with Cloud Map alone).
     ("route53:ListResourceRecordSets", "HostedZoneId"),
@@ -154,6 +154,7 @@ const CONDITIONAL_ACTIONS: &[(&str, &str)] = &[
     ),
     ("servicediscovery:DeregisterInstance", "CloudMapNamespaces"),
     ("servicediscovery:GetOperation", "CloudMapNamespaces"),
+    ("servicediscovery:ListOperations", "CloudMapNamespaces"),
     (
         "servicediscovery:UpdateInstanceCustomHealthStatus",
         "CloudMapNamespaces",

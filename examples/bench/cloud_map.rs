@@ -122,11 +122,16 @@ pub(super) struct CloudMap {
     /// CPU seconds the local AWS and the listeners (this process) used alongside.
     pub localaws_cpu_s: Option<f64>,
     pub listeners_cpu_s: f64,
-    /// The deregistration operations the local AWS saw: GetOperation polls each
-    /// took to end → how many operations; and the statuses the local AWS
-    /// answers before an operation ends (`GET /_localaws/servicediscovery/operations`).
+    /// The deregistration operations the local AWS saw: observations (a
+    /// GetOperation of it, or a ListOperations page holding it) each took to end
+    /// → how many operations; and the statuses the local AWS answers before an
+    /// operation ends (`GET /_localaws/servicediscovery/operations`).
     pub operation_polls: BTreeMap<u64, usize>,
     pub pending_statuses: Vec<String>,
+    /// The order ListOperations walked the operations in, and how many operations
+    /// of every kind (registrations too) the Region held after the sweep.
+    pub list_order: String,
+    pub operations_held: usize,
     pub verdict: Verdict,
 }
 
@@ -170,6 +175,8 @@ pub(super) async fn run<'a>(
     if let Some(p) = max_delete_percent {
         env.push(("MAX_DELETE_PERCENT", p.to_string()));
     }
+    aws.set_sd_operations(serde_json::json!({"list_order": args.cloud_map_list_order}))
+        .await;
     aws.reset_calls().await;
     eprintln!("bench: one sweep of the namespace (CLOUD_MAP_NAMESPACES only)");
     let before = cpu_snapshot();
@@ -191,6 +198,7 @@ pub(super) async fn run<'a>(
         .collect();
     eprintln!("bench: checking the namespace after the sweep");
     let verdict = verify::verify(&ns, &built, &sweep.report, args.dry_run).await;
+    let operations_held = operations_held(aws).await;
     CloudMap {
         built,
         sweep,
@@ -201,7 +209,26 @@ pub(super) async fn run<'a>(
         listeners_cpu_s: after.own - before.own,
         operation_polls,
         pending_statuses,
+        list_order: args.cloud_map_list_order.clone(),
+        operations_held,
         verdict,
+    }
+}
+
+/// Every operation of the Region (ListOperations without filters, after the
+/// sweep): what a listing that walks them all pages through.
+async fn operations_held(aws: &LocalAws) -> usize {
+    let sd = aws.servicediscovery();
+    let (mut held, mut token) = (0, None);
+    loop {
+        let Ok(page) = sd.list_operations().set_next_token(token).send().await else {
+            return held;
+        };
+        held += page.operations().len();
+        match page.next_token() {
+            Some(next) => token = Some(next.to_string()),
+            None => return held,
+        }
     }
 }
 
@@ -303,6 +330,11 @@ pub(super) fn minimum_calls(cm: &CloudMap, dry_run: bool) -> Minimums {
         ),
     );
     put(
+        "ec2:DescribeVpcs",
+        1,
+        "the namespace's VPCs, one Region: can this account read them".into(),
+    );
+    put(
         "ec2:DescribeNetworkInterfaces",
         pages(cm.network_interfaces, EC2_PAGE),
         format!(
@@ -319,9 +351,14 @@ pub(super) fn minimum_calls(cm: &CloudMap, dry_run: bool) -> Minimums {
         format!("{dead} dead"),
     );
     put(
+        "servicediscovery:ListOperations",
+        if dead == 0 { 0 } else { pages(dead, SD_PAGE) },
+        format!("⌈{dead} deregistrations / {SD_PAGE}⌉: one listing answers for up to {SD_PAGE}"),
+    );
+    put(
         "servicediscovery:GetOperation",
-        dead as u64,
-        format!("≥ 1 per deregistration ({dead})"),
+        0,
+        "none: only for an operation a listing does not show".into(),
     );
     put(
         "servicediscovery:UpdateInstanceCustomHealthStatus",

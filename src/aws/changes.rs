@@ -38,7 +38,8 @@ pub fn batches(sets: &[RecordSet]) -> Vec<std::ops::Range<usize>> {
 }
 
 /// Deletes `sets` from the zone; one outcome per set, in order. Batches not yet
-/// started when `stop_at` has passed are [`WriteOutcome::Skipped`].
+/// started when `stop_at` has passed are [`WriteOutcome::Skipped`]; one started
+/// before it ends, retries included, soon after it ([`super::write_timeouts`]).
 pub async fn delete_records(
     client: &aws_sdk_route53::Client,
     zone_id: &str,
@@ -47,11 +48,11 @@ pub async fn delete_records(
 ) -> Vec<WriteOutcome> {
     let mut outcomes = vec![WriteOutcome::Skipped; sets.len()];
     for range in batches(sets) {
-        if stop_at.is_some_and(|s| tokio::time::Instant::now() >= s) {
+        if super::past(stop_at) {
             break;
         }
         let indices: Vec<usize> = range.collect();
-        delete_batch(client, zone_id, sets, indices, &mut outcomes).await;
+        delete_batch(client, zone_id, sets, indices, &mut outcomes, stop_at).await;
     }
     outcomes
 }
@@ -64,13 +65,17 @@ async fn delete_batch(
     sets: &[RecordSet],
     indices: Vec<usize>,
     outcomes: &mut [WriteOutcome],
+    stop_at: Option<tokio::time::Instant>,
 ) {
     let mut pending = vec![indices];
     while let Some(batch) = pending.pop() {
         if batch.is_empty() {
             continue;
         }
-        match send(client, zone_id, sets, &batch).await {
+        if super::past(stop_at) {
+            break;
+        }
+        match send(client, zone_id, sets, &batch, stop_at).await {
             Ok(()) => batch
                 .iter()
                 .for_each(|&i| outcomes[i] = WriteOutcome::Deleted),
@@ -150,11 +155,19 @@ enum BatchError {
     Other(String),
 }
 
+/// Route 53's configuration override for a write bounded by the deadline.
+fn bounded(stop_at: Option<tokio::time::Instant>) -> aws_sdk_route53::config::Builder {
+    let mut config = aws_sdk_route53::config::Builder::default();
+    config.set_timeout_config(super::write_timeouts(stop_at));
+    config
+}
+
 async fn send(
     client: &aws_sdk_route53::Client,
     zone_id: &str,
     sets: &[RecordSet],
     batch: &[usize],
+    stop_at: Option<tokio::time::Instant>,
 ) -> Result<(), BatchError> {
     let changes = batch
         .iter()
@@ -176,6 +189,8 @@ async fn send(
         .change_resource_record_sets()
         .hosted_zone_id(zone_id)
         .change_batch(change_batch)
+        .customize()
+        .config_override(bounded(stop_at))
         .send()
         .await
     {

@@ -12,7 +12,9 @@ use aws_sdk_servicediscovery::types::{
 };
 use aws_sdk_servicediscovery::Client;
 use futures::stream::{self, StreamExt};
+use tokio::time::Instant;
 
+use super::deregistration::bounded;
 use super::{failure, paginate};
 use crate::model::cloud_map::{
     CloudMapService, HealthStatus, Namespace, Registration, RegistryListing,
@@ -276,12 +278,14 @@ fn registration(
     }
 }
 
-/// Sets an instance's custom health status.
+/// Sets an instance's custom health status, bounded by the time left before
+/// `stop_at`.
 pub async fn set_health(
     sd: &Client,
     service_id: &str,
     instance_id: &str,
     status: HealthStatus,
+    stop_at: Option<Instant>,
 ) -> Result<(), String> {
     let status = match status {
         HealthStatus::Unhealthy => CustomHealthStatus::Unhealthy,
@@ -291,6 +295,8 @@ pub async fn set_health(
         .service_id(service_id)
         .instance_id(instance_id)
         .status(status)
+        .customize()
+        .config_override(bounded(stop_at))
         .send()
         .await
         .map(|_| ())

@@ -1,9 +1,9 @@
-//! The ECS edge: clusters, container instances, tasks and task definitions, read
+//! The ECS edge's calls: container instances, tasks and task definitions, read
 //! into the plain types of [`crate::model`]; and StopTask. Every list call is
-//! paginated with a cursor that must advance, every describe call is batched at
-//! its API maximum, and each task definition is described once.
+//! paginated with a cursor that must advance and every describe call is batched
+//! at its API maximum. What a sweep reads of its clusters is [`super::clusters`].
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use aws_sdk_ecs::types::DesiredStatus;
@@ -11,137 +11,19 @@ use futures::stream::{self, StreamExt};
 
 use super::{failure, paginate};
 use crate::model::{
-    ClusterScope, Container, ContainerDefinition, ContainerInstance, Inventory, NetworkMode,
-    PortBinding, ReadFailure, Task, TaskDefinition, TaskRef, TaskStatus,
+    Container, ContainerDefinition, ContainerInstance, NetworkMode, PortBinding, ReadFailure, Task,
+    TaskDefinition, TaskRef, TaskStatus,
 };
 
 /// DescribeTasks and DescribeContainerInstances take at most 100 ids per call.
 pub const DESCRIBE_BATCH: usize = 100;
 /// ListTasks, ListContainerInstances and ListClusters return at most 100 per page.
 pub const LIST_PAGE: i32 = 100;
-/// Distinct task definitions described at once.
-const TASK_DEFINITION_CONCURRENCY: usize = 8;
 /// Clusters, and describe batches within one, read at once: ECS throttles bursts
 /// (`ThrottlingException`), and a read that is all started at once is one.
-const READ_CONCURRENCY: usize = 4;
+pub(super) const READ_CONCURRENCY: usize = 4;
 /// The reason ECS records on a task stopped by `STOP_UNHEALTHY_TASKS`.
 pub const STOP_REASON: &str = "ecs-dns-reaper: health check failed";
-
-/// The clusters to read: those named, or every cluster of the account and Region.
-pub(super) async fn clusters_in(
-    ecs: &aws_sdk_ecs::Client,
-    scope: &ClusterScope,
-) -> Result<Vec<String>, ReadFailure> {
-    match scope {
-        ClusterScope::Named(names) => Ok(names.clone()),
-        ClusterScope::All => list_clusters(ecs).await,
-    }
-}
-
-pub(super) async fn read_clusters(ecs: &aws_sdk_ecs::Client, scope: &ClusterScope) -> Inventory {
-    let mut inventory = Inventory::default();
-    let clusters = match clusters_in(ecs, scope).await {
-        Ok(clusters) => clusters,
-        Err(f) => {
-            inventory.failures.push(f);
-            return inventory;
-        }
-    };
-    let per_cluster: Vec<_> = stream::iter(clusters)
-        .map(|c| async move { read_cluster(ecs, &c).await })
-        .buffered(READ_CONCURRENCY)
-        .collect()
-        .await;
-    for (container_instances, tasks, mut failures) in per_cluster {
-        inventory.container_instances.extend(container_instances);
-        inventory.tasks.extend(tasks);
-        inventory.failures.append(&mut failures);
-    }
-
-    describe_definitions(ecs, &mut inventory).await;
-    inventory
-}
-
-/// Describes each distinct task definition of the inventory's tasks once.
-pub(super) async fn describe_definitions(ecs: &aws_sdk_ecs::Client, inventory: &mut Inventory) {
-    let definitions: BTreeSet<String> = inventory
-        .tasks
-        .iter()
-        .filter_map(|t| t.task_definition_arn.clone())
-        .filter(|arn| !inventory.task_definitions.contains_key(arn))
-        .collect();
-    let described: Vec<_> = stream::iter(definitions)
-        .map(|arn| async move {
-            let result = describe_task_definition(ecs, &arn).await;
-            (arn, result)
-        })
-        .buffer_unordered(TASK_DEFINITION_CONCURRENCY)
-        .collect()
-        .await;
-    for (arn, result) in described {
-        match result {
-            Ok(def) => {
-                inventory.task_definitions.insert(arn, def);
-            }
-            Err(f) => inventory.failures.push(f),
-        }
-    }
-}
-
-async fn list_clusters(ecs: &aws_sdk_ecs::Client) -> Result<Vec<String>, ReadFailure> {
-    paginate("ecs:ListClusters", |token| async move {
-        let page = ecs
-            .list_clusters()
-            .max_results(LIST_PAGE)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| failure("ecs:ListClusters", e))?;
-        Ok((
-            page.cluster_arns().to_vec(),
-            page.next_token().map(String::from),
-        ))
-    })
-    .await
-}
-
-/// Reads one cluster. A cluster named in `ECS_CLUSTERS` that does not exist shows
-/// up here as ListContainerInstances' `ClusterNotFoundException`.
-async fn read_cluster(
-    ecs: &aws_sdk_ecs::Client,
-    cluster: &str,
-) -> (Vec<ContainerInstance>, Vec<Task>, Vec<ReadFailure>) {
-    let mut failures = Vec::new();
-    let (instance_arns, task_arns) = tokio::join!(
-        list_container_instances(ecs, cluster),
-        list_tasks(ecs, cluster, None)
-    );
-    let mut container_instances = Vec::new();
-    match instance_arns {
-        Ok(arns) => {
-            let batches: Vec<_> = stream::iter(in_batches(&arns))
-                .map(|batch| describe_container_instances(ecs, cluster, batch))
-                .buffered(READ_CONCURRENCY)
-                .collect()
-                .await;
-            for batch in batches {
-                match batch {
-                    Ok(mut cis) => container_instances.append(&mut cis),
-                    Err(f) => failures.push(f),
-                }
-            }
-        }
-        Err(f) => failures.push(f),
-    }
-    let tasks = match task_arns {
-        Ok(arns) => describe_all_tasks(ecs, cluster, &arns, &mut failures).await,
-        Err(f) => {
-            failures.push(f);
-            Vec::new()
-        }
-    };
-    (container_instances, tasks, failures)
-}
 
 pub(super) fn in_batches(arns: &[String]) -> Vec<Vec<String>> {
     arns.chunks(DESCRIBE_BATCH)
@@ -149,7 +31,8 @@ pub(super) fn in_batches(arns: &[String]) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Describes `arns` in batches of [`DESCRIBE_BATCH`], [`READ_CONCURRENCY`] at once.
+/// Describes `arns`, which a listing of the same read returned, in batches of
+/// [`DESCRIBE_BATCH`], [`READ_CONCURRENCY`] at once.
 pub(super) async fn describe_all_tasks(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
@@ -157,7 +40,7 @@ pub(super) async fn describe_all_tasks(
     failures: &mut Vec<ReadFailure>,
 ) -> Vec<Task> {
     let batches: Vec<_> = stream::iter(in_batches(arns))
-        .map(|batch| describe_tasks(ecs, cluster, batch))
+        .map(|batch| describe_tasks(ecs, cluster, batch, Missing::Failed))
         .buffered(READ_CONCURRENCY)
         .collect()
         .await;
@@ -171,17 +54,24 @@ pub(super) async fn describe_all_tasks(
     tasks
 }
 
+/// The container instances of a cluster that are not `INACTIVE` (ListContainerInstances'
+/// default: `ACTIVE` and `DRAINING`); with `ec2_instance`, only that EC2 instance's
+/// (the cluster query language's `ec2InstanceId == …`).
 pub(super) async fn list_container_instances(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
+    ec2_instance: Option<&str>,
 ) -> Result<Vec<String>, ReadFailure> {
     let call = format!("ecs:ListContainerInstances cluster={cluster}");
+    let filter = ec2_instance.map(|id| format!("ec2InstanceId == {id}"));
     paginate(&call, |token| {
         let call = call.clone();
+        let filter = filter.clone();
         async move {
             let page = ecs
                 .list_container_instances()
                 .cluster(cluster)
+                .set_filter(filter)
                 .max_results(LIST_PAGE)
                 .set_next_token(token)
                 .send()
@@ -237,16 +127,30 @@ pub(super) async fn list_tasks_in(
     .await
 }
 
-/// The `failures` of an ECS describe call. A task or container instance listed a
-/// moment ago may be gone by the describe (`MISSING`): it no longer runs or is no
-/// longer registered, which is what a listing taken now would say (for
-/// DescribeClusters: the cluster does not exist). Any other failure is a failed
-/// read.
+/// What a `MISSING` failure of an ECS describe call means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// The ids came from a listing of the same read. ECS keeps a stopped task
+    /// describable for at least an hour after it stopped, and a deregistered
+    /// container instance as `INACTIVE`: `MISSING` for one it has just listed is an
+    /// eventually consistent read, not an absence — the read failed.
+    Failed,
+    /// The ids came from elsewhere (an event, a Cloud Map attribute, the
+    /// configuration): `MISSING` says ECS does not know the thing.
+    Absent,
+}
+
+/// The `failures` of an ECS describe call: `MISSING` as `missing` says; any other
+/// failure is a failed read.
 pub(super) fn describe_failures(
     call: String,
     failures: &[aws_sdk_ecs::types::Failure],
+    missing: Missing,
 ) -> Result<(), ReadFailure> {
-    match failures.iter().find(|f| f.reason() != Some("MISSING")) {
+    let failed = |f: &&aws_sdk_ecs::types::Failure| {
+        f.reason() != Some("MISSING") || missing == Missing::Failed
+    };
+    match failures.iter().find(failed) {
         None => Ok(()),
         Some(f) => Err(ReadFailure {
             call,
@@ -263,6 +167,7 @@ pub(super) async fn describe_container_instances(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
     arns: Vec<String>,
+    missing: Missing,
 ) -> Result<Vec<ContainerInstance>, ReadFailure> {
     let call = format!("ecs:DescribeContainerInstances cluster={cluster}");
     let out = ecs
@@ -272,7 +177,7 @@ pub(super) async fn describe_container_instances(
         .send()
         .await
         .map_err(|e| failure(&call, e))?;
-    describe_failures(call, out.failures())?;
+    describe_failures(call, out.failures(), missing)?;
     Ok(out
         .container_instances()
         .iter()
@@ -290,6 +195,7 @@ pub(super) async fn describe_tasks(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
     arns: Vec<String>,
+    missing: Missing,
 ) -> Result<Vec<Task>, ReadFailure> {
     let call = format!("ecs:DescribeTasks cluster={cluster}");
     let out = ecs
@@ -299,7 +205,7 @@ pub(super) async fn describe_tasks(
         .send()
         .await
         .map_err(|e| failure(&call, e))?;
-    describe_failures(call, out.failures())?;
+    describe_failures(call, out.failures(), missing)?;
     Ok(out
         .tasks()
         .iter()
@@ -414,19 +320,33 @@ pub(super) async fn describe_task_definition(
 
 /// Stops each task once (`STOP_UNHEALTHY_TASKS`). Returns the stopped task ARNs and
 /// the errors of the ones that could not be stopped.
+/// Stops each task once; none is started after `stop_at`, and each call ends,
+/// retries included, soon after it.
 pub(super) async fn stop_tasks(
     ecs: &aws_sdk_ecs::Client,
     tasks: &[TaskRef],
+    stop_at: Option<tokio::time::Instant>,
 ) -> (Vec<String>, Vec<String>) {
     let mut stopped = Vec::new();
     let mut errors = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for task in tasks.iter().filter(|t| seen.insert(t.arn.clone())) {
+        if super::past(stop_at) {
+            errors.push(format!(
+                "ecs:StopTask {} not attempted: deadline near",
+                task.arn
+            ));
+            continue;
+        }
+        let mut timeouts = aws_sdk_ecs::config::Builder::default();
+        timeouts.set_timeout_config(super::write_timeouts(stop_at));
         match ecs
             .stop_task()
             .cluster(&task.cluster)
             .task(&task.arn)
             .reason(STOP_REASON)
+            .customize()
+            .config_override(timeouts)
             .send()
             .await
         {

@@ -7,16 +7,22 @@
 
 pub mod changes;
 pub mod cloud_map;
+mod clusters;
 pub mod deregistration;
 pub mod ec2;
 pub mod ecs;
 pub mod evidence;
+mod host;
 pub mod route53;
 mod sdk;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ec2::error::DisplayErrorContext;
 use tokio::time::Instant;
 
@@ -24,7 +30,7 @@ use crate::model::cloud_map::{
     CloudMapService, HealthStatus, Namespace, Registration, RegistryEvidence, RegistryListing,
 };
 use crate::model::{
-    ClusterScope, Ec2Instance, Inventory, ReadFailure, RecordSet, Task, TaskDefinition, TaskRef,
+    ClusterScope, Ec2Read, Inventory, ReadFailure, RecordSet, Task, TaskDefinition, TaskRef, Vpc,
     WriteOutcome, ZoneInfo,
 };
 use route53::{Listing, ZoneError};
@@ -51,10 +57,17 @@ pub trait ZoneApi: Sync {
 
 /// ECS and EC2, as the flows use them.
 pub trait EstateApi: Sync {
-    /// Every EC2 instance of the region (the decisions keep the zone's VPCs').
-    fn instances(&self) -> impl Future<Output = Result<Vec<Ec2Instance>, ReadFailure>> + Send;
-    /// The container instances, running tasks and task definitions of the clusters.
-    fn clusters(&self, scope: &ClusterScope) -> impl Future<Output = Inventory> + Send;
+    /// Every EC2 instance of every Region of `vpcs` (the decisions keep those VPCs'
+    /// instances), and which of `vpcs` this account cannot read.
+    fn instances(&self, vpcs: &BTreeSet<Vpc>) -> impl Future<Output = Ec2Read> + Send;
+    /// The container instances, running tasks and task definitions of the clusters;
+    /// and the stopped tasks ECS still lists on the registrations of `gone` (EC2
+    /// instances EC2 reports gone), whose container ids tie records to them.
+    fn clusters(
+        &self,
+        scope: &ClusterScope,
+        gone: &BTreeSet<String>,
+    ) -> impl Future<Output = Inventory> + Send;
     /// One task as ECS describes it now (`None` when ECS no longer knows it).
     fn task(
         &self,
@@ -67,10 +80,13 @@ pub trait EstateApi: Sync {
         &self,
         arn: &str,
     ) -> impl Future<Output = Result<TaskDefinition, ReadFailure>> + Send;
-    /// One container instance now: itself, its EC2 instance and its running tasks
-    /// (no task definitions).
+    /// One container instance's host now: its EC2 instance, every registration of
+    /// that instance in the swept clusters (an agent may have registered it more
+    /// than once) with their running tasks, and whether it is registered in a
+    /// cluster `scope` leaves out (no task definitions).
     fn host(
         &self,
+        scope: &ClusterScope,
         cluster: &str,
         container_instance: &str,
     ) -> impl Future<Output = Inventory> + Send;
@@ -82,12 +98,25 @@ pub trait EstateApi: Sync {
         scope: &ClusterScope,
         instance_id: &str,
     ) -> impl Future<Output = Inventory> + Send;
-    /// One EC2 instance, and any other that holds its private address now.
-    fn instance(&self, instance_id: &str) -> impl Future<Output = Inventory> + Send;
-    /// Stops each task once; the stopped ARNs and the errors.
+    /// One EC2 instance, and any other that holds its private address now in a
+    /// Region of `vpcs`.
+    fn instance(
+        &self,
+        instance_id: &str,
+        vpcs: &BTreeSet<Vpc>,
+    ) -> impl Future<Output = Inventory> + Send;
+    /// The instances that hold any of `addresses` now, in every Region of `vpcs`.
+    fn holders(
+        &self,
+        addresses: &[Ipv4Addr],
+        vpcs: &BTreeSet<Vpc>,
+    ) -> impl Future<Output = Inventory> + Send;
+    /// Stops each task once, none started after `stop_at`; the stopped ARNs and
+    /// the errors (a task not attempted among them).
     fn stop_tasks(
         &self,
         tasks: &[TaskRef],
+        stop_at: Option<Instant>,
     ) -> impl Future<Output = (Vec<String>, Vec<String>)> + Send;
 }
 
@@ -97,12 +126,13 @@ pub trait RegistryApi: Sync {
     fn namespaces(&self) -> impl Future<Output = Result<Vec<Namespace>, ReadFailure>> + Send;
     /// A namespace's services, their instances and custom health statuses.
     fn registry(&self, namespace_id: &str) -> impl Future<Output = RegistryListing> + Send;
-    /// ECS's tasks (task ids by `ECS_CLUSTER_NAME`), EC2's instances and the
+    /// ECS's tasks (task ids by `ECS_CLUSTER_NAME`), EC2's instances in every
+    /// Region of `vpcs`, which of `vpcs` this account cannot read, and the
     /// addresses of the network interfaces in `vpcs`.
     fn registry_evidence(
         &self,
         tasks: &BTreeMap<String, Vec<String>>,
-        vpcs: &BTreeSet<String>,
+        vpcs: &BTreeSet<Vpc>,
     ) -> impl Future<Output = RegistryEvidence> + Send;
     /// Deregisters instances (service id, instance id) and follows their
     /// operations to their end (or `stop_at`); one outcome each, in order.
@@ -111,12 +141,14 @@ pub trait RegistryApi: Sync {
         instances: &[(String, String)],
         stop_at: Option<Instant>,
     ) -> impl Future<Output = Vec<WriteOutcome>> + Send;
-    /// Sets an instance's custom health status.
+    /// Sets an instance's custom health status; the call ends by `stop_at` (and
+    /// the grace a write started before it has).
     fn set_health(
         &self,
         service_id: &str,
         instance_id: &str,
         status: HealthStatus,
+        stop_at: Option<Instant>,
     ) -> impl Future<Output = Result<(), String>> + Send;
     /// The Cloud Map service ids an ECS service registers its tasks into.
     fn service_registries(
@@ -141,6 +173,34 @@ pub trait RegistryApi: Sync {
 pub trait Aws: ZoneApi + EstateApi + RegistryApi {}
 
 impl<T: ZoneApi + EstateApi + RegistryApi> Aws for T {}
+
+/// How long one attempt of an AWS call may take (the SDK's
+/// `operation_attempt_timeout`).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Time after the stop point that a write started before it may still take, all
+/// its attempts and backoff included. The stop point is kept well before the
+/// Lambda deadline; what is left after this is the reply's, so the function is
+/// never stopped mid-write with its report and log lines lost.
+pub const WRITE_GRACE: Duration = Duration::from_secs(2);
+
+/// The timeouts of a write started now, derived from the time left: its attempts,
+/// retries and backoff all end `WRITE_GRACE` after `stop_at` (none without a
+/// deadline: the command line). Applied per call as a configuration override.
+pub(crate) fn write_timeouts(stop_at: Option<Instant>) -> Option<TimeoutConfig> {
+    let left = (stop_at? + WRITE_GRACE).saturating_duration_since(Instant::now());
+    Some(
+        TimeoutConfig::builder()
+            .operation_timeout(left)
+            .operation_attempt_timeout(left.min(ATTEMPT_TIMEOUT))
+            .build(),
+    )
+}
+
+/// Whether the stop point has passed: no new write is started then.
+pub(crate) fn past(stop_at: Option<Instant>) -> bool {
+    stop_at.is_some_and(|at| Instant::now() >= at)
+}
 
 pub(crate) fn failure<E: std::error::Error>(call: impl Into<String>, err: E) -> ReadFailure {
     ReadFailure {

@@ -7,7 +7,7 @@ use aws_sdk_route53::error::DisplayErrorContext;
 use aws_sdk_route53::types::{ResourceRecord, ResourceRecordSet, RrType};
 use aws_sdk_route53::Client;
 
-use crate::model::{RecordSet, ZoneInfo};
+use crate::model::{RecordSet, Vpc, ZoneInfo};
 
 /// Route 53 returns at most 300 record sets per ListResourceRecordSets page.
 pub const LIST_PAGE_SIZE: i32 = 300;
@@ -113,9 +113,10 @@ pub async fn find_zone_by_name(client: &Client, namespace: &str) -> Result<Strin
 }
 
 /// A private hosted zone's name (its apex) and the VPCs it is associated with
-/// (GetHostedZone). Only those VPCs' EC2 instances are evidence: accounts often
-/// run VPCs with the same CIDR side by side, where the same host names and
-/// addresses exist twice.
+/// (GetHostedZone), each with its `VPCRegion`. Only those VPCs' EC2 instances are
+/// evidence: accounts often run VPCs with the same CIDR side by side, where the
+/// same host names and addresses exist twice. GetHostedZone always names the
+/// Region; a VPC without one would be read in the function's own Region (`""`).
 pub async fn zone_info(client: &Client, zone_id: &str) -> Result<ZoneInfo, ZoneError> {
     let out = client
         .get_hosted_zone()
@@ -123,11 +124,15 @@ pub async fn zone_info(client: &Client, zone_id: &str) -> Result<ZoneInfo, ZoneE
         .send()
         .await
         .map_err(|e| api_error("GetHostedZone", e))?;
-    let vpcs: BTreeSet<String> = out
+    let vpcs: BTreeSet<Vpc> = out
         .vpcs()
         .iter()
-        .filter_map(|v| v.vpc_id())
-        .map(String::from)
+        .filter_map(|v| {
+            Some(Vpc {
+                region: v.vpc_region().map(|r| r.as_str()).unwrap_or("").to_string(),
+                id: v.vpc_id()?.to_string(),
+            })
+        })
         .collect();
     if vpcs.is_empty() {
         return Err(ZoneError::NoVpc(zone_id.to_string()));

@@ -1,36 +1,36 @@
 //! [`SdkAws`]: the real clients behind the seams, built once per process.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_ecs::types::DesiredStatus;
 use tokio::time::Instant;
 
 use super::changes::delete_records;
-use super::ec2::{describe_instances, InstanceQuery};
-use super::ecs::{
-    clusters_in, describe_all_tasks, describe_container_instances, describe_task_definition,
-    describe_tasks, in_batches, list_container_instances, list_tasks, list_tasks_in, read_clusters,
-    stop_tasks,
-};
+use super::clusters::read_clusters;
+use super::ec2::read_region;
+use super::ecs::{describe_task_definition, describe_tasks, stop_tasks, Missing};
 use super::route53::{find_zone_by_name, list_name, list_zone, zone_info, Listing, ZoneError};
-use super::{cloud_map, deregistration, evidence, EstateApi, RegistryApi, ZoneApi};
+use super::{cloud_map, deregistration, evidence, host, EstateApi, RegistryApi, ZoneApi};
 use crate::model::cloud_map::{
     CloudMapService, HealthStatus, Namespace, Registration, RegistryEvidence, RegistryListing,
 };
 use crate::model::{
-    ClusterScope, Ec2Instance, Inventory, ReadFailure, RecordSet, Task, TaskDefinition, TaskRef,
+    ClusterScope, Ec2Read, Inventory, ReadFailure, RecordSet, Task, TaskDefinition, TaskRef, Vpc,
     WriteOutcome, ZoneInfo,
 };
 
 /// The Route 53, ECS, EC2 and Cloud Map clients, and the task definitions described so far
-/// (they are immutable: described once per process).
+/// (they are immutable: described once per process). EC2 is also read in the other
+/// Regions of a zone's VPCs, through clients made once per Region.
 #[derive(Debug, Clone)]
 pub struct SdkAws {
     pub route53: aws_sdk_route53::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub servicediscovery: aws_sdk_servicediscovery::Client,
+    sdk: aws_config::SdkConfig,
+    regional_ec2: Arc<Mutex<HashMap<String, aws_sdk_ec2::Client>>>,
     definitions: Arc<Mutex<HashMap<String, TaskDefinition>>>,
 }
 
@@ -41,8 +41,45 @@ impl SdkAws {
             ecs: aws_sdk_ecs::Client::new(sdk),
             ec2: aws_sdk_ec2::Client::new(sdk),
             servicediscovery: aws_sdk_servicediscovery::Client::new(sdk),
+            sdk: sdk.clone(),
+            regional_ec2: Arc::default(),
             definitions: Arc::default(),
         }
+    }
+
+    /// The EC2 client for `region` (`""`: the function's own).
+    pub(super) fn ec2_in(&self, region: &str) -> aws_sdk_ec2::Client {
+        let home = self.sdk.region().map(|r| r.as_ref());
+        if region.is_empty() || home == Some(region) {
+            return self.ec2.clone();
+        }
+        let make = || {
+            let config = aws_sdk_ec2::config::Builder::from(&self.sdk)
+                .region(aws_config::Region::new(region.to_string()))
+                .build();
+            aws_sdk_ec2::Client::from_conf(config)
+        };
+        match self.regional_ec2.lock() {
+            Ok(mut cache) => cache.entry(region.to_string()).or_insert_with(make).clone(),
+            Err(_) => make(),
+        }
+    }
+
+    /// Runs `read` in each Region of `vpcs` at once, with that Region's client and
+    /// its VPC ids.
+    pub(super) async fn in_regions<T, F, Fut>(&self, vpcs: &BTreeSet<Vpc>, read: F) -> Vec<T>
+    where
+        F: Fn(aws_sdk_ec2::Client, String, Vec<String>) -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
+        let mut regions: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for vpc in vpcs {
+            regions.entry(&vpc.region).or_default().push(vpc.id.clone());
+        }
+        let reads = regions
+            .into_iter()
+            .map(|(region, ids)| read(self.ec2_in(region), region.to_string(), ids));
+        futures::future::join_all(reads).await
     }
 }
 
@@ -95,9 +132,17 @@ impl RegistryApi for SdkAws {
     async fn registry_evidence(
         &self,
         tasks: &BTreeMap<String, Vec<String>>,
-        vpcs: &BTreeSet<String>,
+        vpcs: &BTreeSet<Vpc>,
     ) -> RegistryEvidence {
-        evidence::read_evidence(&self.ecs, &self.ec2, tasks, vpcs).await
+        let regions = self.in_regions(vpcs, |ec2, region, ids| async move {
+            evidence::region_evidence(&ec2, &region, &ids).await
+        });
+        let (mut all, regions) =
+            tokio::join!(evidence::registered_tasks(&self.ecs, tasks), regions);
+        for region in regions {
+            all.merge(region);
+        }
+        all
     }
 
     async fn deregister(
@@ -113,8 +158,10 @@ impl RegistryApi for SdkAws {
         service_id: &str,
         instance_id: &str,
         status: HealthStatus,
+        stop_at: Option<Instant>,
     ) -> Result<(), String> {
-        cloud_map::set_health(&self.servicediscovery, service_id, instance_id, status).await
+        let sd = &self.servicediscovery;
+        cloud_map::set_health(sd, service_id, instance_id, status, stop_at).await
     }
 
     async fn service_registries(
@@ -142,16 +189,32 @@ impl RegistryApi for SdkAws {
 }
 
 impl EstateApi for SdkAws {
-    async fn instances(&self) -> Result<Vec<Ec2Instance>, ReadFailure> {
-        describe_instances(&self.ec2, InstanceQuery::All).await
+    async fn instances(&self, vpcs: &BTreeSet<Vpc>) -> Ec2Read {
+        let reads = self
+            .in_regions(vpcs, |ec2, region, ids| async move {
+                read_region(&ec2, &region, &ids).await
+            })
+            .await;
+        let mut all = Ec2Read::default();
+        for mut read in reads {
+            all.instances.append(&mut read.instances);
+            all.failures.append(&mut read.failures);
+        }
+        all
     }
 
-    async fn clusters(&self, scope: &ClusterScope) -> Inventory {
-        read_clusters(&self.ecs, scope).await
+    async fn clusters(&self, scope: &ClusterScope, gone: &BTreeSet<String>) -> Inventory {
+        read_clusters(&self.ecs, scope, gone).await
     }
 
     async fn task(&self, cluster: &str, task_arn: &str) -> Result<Option<Task>, ReadFailure> {
-        let mut tasks = describe_tasks(&self.ecs, cluster, vec![task_arn.to_string()]).await?;
+        let mut tasks = describe_tasks(
+            &self.ecs,
+            cluster,
+            vec![task_arn.to_string()],
+            Missing::Absent,
+        )
+        .await?;
         Ok(tasks.pop())
     }
 
@@ -171,147 +234,32 @@ impl EstateApi for SdkAws {
         Ok(definition)
     }
 
-    async fn host(&self, cluster: &str, container_instance: &str) -> Inventory {
-        read_host(self, cluster, container_instance).await
+    async fn host(
+        &self,
+        scope: &ClusterScope,
+        cluster: &str,
+        container_instance: &str,
+    ) -> Inventory {
+        host::read_host(self, scope, cluster, container_instance).await
     }
 
     async fn instance_tasks(&self, scope: &ClusterScope, instance_id: &str) -> Inventory {
-        let mut inventory = registrations_of(self, scope, instance_id).await;
-        let registrations = inventory.container_instances.clone();
-        for ci in &registrations {
-            for desired in [DesiredStatus::Running, DesiredStatus::Stopped] {
-                let listed = list_tasks_in(&self.ecs, &ci.cluster, Some(&ci.arn), desired).await;
-                match listed {
-                    Ok(arns) => {
-                        let mut failures = Vec::new();
-                        let tasks =
-                            describe_all_tasks(&self.ecs, &ci.cluster, &arns, &mut failures).await;
-                        inventory.tasks.extend(tasks);
-                        inventory.failures.append(&mut failures);
-                    }
-                    Err(f) => inventory.failures.push(f),
-                }
-            }
-        }
-        let arns: BTreeSet<String> = inventory
-            .tasks
-            .iter()
-            .filter_map(|t| t.task_definition_arn.clone())
-            .collect();
-        for arn in arns {
-            match self.task_definition(&arn).await {
-                Ok(definition) => {
-                    inventory.task_definitions.insert(arn, definition);
-                }
-                Err(f) => inventory.failures.push(f),
-            }
-        }
-        inventory
+        host::instance_tasks(self, scope, instance_id).await
     }
 
-    async fn instance(&self, instance_id: &str) -> Inventory {
-        read_instance(self, instance_id).await
+    async fn instance(&self, instance_id: &str, vpcs: &BTreeSet<Vpc>) -> Inventory {
+        host::read_instance(self, instance_id, vpcs).await
     }
 
-    async fn stop_tasks(&self, tasks: &[TaskRef]) -> (Vec<String>, Vec<String>) {
-        stop_tasks(&self.ecs, tasks).await
+    async fn holders(&self, addresses: &[Ipv4Addr], vpcs: &BTreeSet<Vpc>) -> Inventory {
+        host::read_holders(self, addresses, vpcs).await
     }
-}
 
-/// The container instances of EC2 instance `instance_id` in the swept clusters.
-async fn registrations_of(clients: &SdkAws, scope: &ClusterScope, instance_id: &str) -> Inventory {
-    let ecs = &clients.ecs;
-    let mut inventory = Inventory::default();
-    let clusters = match clusters_in(ecs, scope).await {
-        Ok(clusters) => clusters,
-        Err(f) => {
-            inventory.failures.push(f);
-            return inventory;
-        }
-    };
-    for cluster in &clusters {
-        let arns = match list_container_instances(ecs, cluster).await {
-            Ok(arns) => arns,
-            Err(f) => {
-                inventory.failures.push(f);
-                continue;
-            }
-        };
-        for batch in in_batches(&arns) {
-            match describe_container_instances(ecs, cluster, batch).await {
-                Ok(cis) => inventory.container_instances.extend(
-                    cis.into_iter()
-                        .filter(|ci| ci.ec2_instance_id.as_deref() == Some(instance_id)),
-                ),
-                Err(f) => inventory.failures.push(f),
-            }
-        }
+    async fn stop_tasks(
+        &self,
+        tasks: &[TaskRef],
+        stop_at: Option<Instant>,
+    ) -> (Vec<String>, Vec<String>) {
+        stop_tasks(&self.ecs, tasks, stop_at).await
     }
-    inventory
-}
-
-/// A container instance now: itself, its EC2 instance and its running tasks.
-async fn read_host(clients: &SdkAws, cluster: &str, ci_arn: &str) -> Inventory {
-    let ecs = &clients.ecs;
-    let mut inventory = Inventory::default();
-    match describe_container_instances(ecs, cluster, vec![ci_arn.to_string()]).await {
-        Ok(cis) => inventory.container_instances = cis,
-        Err(f) => inventory.failures.push(f),
-    }
-    let ec2_id = inventory
-        .container_instances
-        .first()
-        .and_then(|ci| ci.ec2_instance_id.clone());
-    let (instances, arns) = tokio::join!(
-        async {
-            match ec2_id {
-                Some(id) => describe_instances(&clients.ec2, InstanceQuery::Id(id)).await,
-                None => Ok(Vec::new()),
-            }
-        },
-        list_tasks(ecs, cluster, Some(ci_arn))
-    );
-    match instances {
-        Ok(i) => inventory.instances = i,
-        Err(f) => inventory.failures.push(f),
-    }
-    match arns {
-        Ok(arns) => {
-            let mut failures = Vec::new();
-            inventory.tasks = describe_all_tasks(ecs, cluster, &arns, &mut failures).await;
-            inventory.failures.append(&mut failures);
-        }
-        Err(f) => inventory.failures.push(f),
-    }
-    inventory
-}
-
-/// The state of one instance now, for an `EC2 Instance State-change Notification`:
-/// the instance, and any other instance that holds its private address now.
-async fn read_instance(clients: &SdkAws, instance_id: &str) -> Inventory {
-    let mut inventory = Inventory::default();
-    match describe_instances(&clients.ec2, InstanceQuery::Id(instance_id.to_string())).await {
-        Ok(found) => inventory.instances = found,
-        Err(f) => {
-            inventory.failures.push(f);
-            return inventory;
-        }
-    }
-    let address = inventory
-        .instances
-        .iter()
-        .find(|i| i.id == instance_id)
-        .and_then(|i| {
-            i.private_ip
-                .or_else(|| i.private_dns.as_ref()?.embedded_ip())
-        });
-    if let Some(ip) = address {
-        match describe_instances(&clients.ec2, InstanceQuery::Address(ip)).await {
-            Ok(holders) => inventory
-                .instances
-                .extend(holders.into_iter().filter(|h| h.id != instance_id)),
-            Err(f) => inventory.failures.push(f),
-        }
-    }
-    inventory
 }

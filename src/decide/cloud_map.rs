@@ -89,7 +89,7 @@ pub fn assess_instances(
     instances
         .iter()
         .map(|i| {
-            let host = ec2_host(i, &estate);
+            let host = ec2_host(i, &estate, context.evidence);
             if host.is_some_and(|h| h.state.is_gone()) {
                 return InstanceVerdict::Decided(Decision::Delete(DeleteReason::InstanceGone));
             }
@@ -107,13 +107,24 @@ pub fn assess_instances(
 /// knows it (an id is unique, while its address may since belong to another
 /// instance); else the instance of the namespace's VPCs with that address — the
 /// live one, when a gone one still reports the address too. As for the zone's
-/// records, EC2's word counts only for the namespace's VPCs.
-fn ec2_host<'a>(instance: &OwnedInstance, estate: &Estate<'a>) -> Option<&'a Ec2Instance> {
+/// records, EC2's word counts only for the namespace's VPCs. VPCs may share a
+/// CIDR: an address that a network interface of another of the namespace's VPCs
+/// holds as well does not say which instance registered it, so an instance found
+/// by such an address is no evidence.
+fn ec2_host<'a>(
+    instance: &OwnedInstance,
+    estate: &Estate<'a>,
+    evidence: &RegistryEvidence,
+) -> Option<&'a Ec2Instance> {
     let by_id = instance
         .ec2_instance_id
         .as_ref()
         .and_then(|id| estate.instance_for(&Ec2Host::Instance(id.clone())));
-    by_id.or_else(|| estate.instance_for(&Ec2Host::Address(instance.ipv4)))
+    by_id.or_else(|| {
+        let found = estate.instance_for(&Ec2Host::Address(instance.ipv4))?;
+        let vpc = found.vpc_id.as_deref();
+        (!evidence.held_elsewhere(instance.ipv4, vpc)).then_some(found)
+    })
 }
 
 /// An ECS-registered instance whose host is not gone: its task decides. ECS keeps
@@ -227,7 +238,17 @@ pub fn decide_instances(
         items,
         guard: Default::default(),
     };
-    policy::apply_safety_rules(&mut plan, inventory_complete, &group_counts, settings);
+    let new_marks = health_updates
+        .iter()
+        .filter(|u| u.status == HealthStatus::Unhealthy)
+        .count();
+    policy::apply_safety_rules_marking(
+        &mut plan,
+        new_marks,
+        inventory_complete,
+        &group_counts,
+        settings,
+    );
     let mut plan = RegistryPlan {
         plan,
         health_updates,

@@ -80,6 +80,14 @@ fn ec2(id: &str, last: u8, state: &str, vpc: &str) -> Ec2Instance {
     }
 }
 
+/// Network interfaces of `vpc` at the addresses ending in `lasts`.
+fn interfaces(lasts: &[u8], vpc: &str) -> BTreeMap<Ipv4Addr, BTreeSet<String>> {
+    lasts
+        .iter()
+        .map(|l| (ip(*l), BTreeSet::from([vpc.to_string()])))
+        .collect()
+}
+
 fn listing(instances: &[OwnedInstance], custom: &[&str]) -> RegistryListing {
     let services: BTreeSet<&str> = instances.iter().map(|i| i.service.as_str()).collect();
     RegistryListing {
@@ -203,7 +211,7 @@ fn other_instances_are_judged_by_ec2_then_network_interfaces_then_the_check() {
             ec2("i-elsewhere", 4, "terminated", "vpc-other"),
             young,
         ],
-        addresses: [1, 2, 4, 5, 6].into_iter().map(ip).collect(),
+        addresses: interfaces(&[1, 2, 4, 5, 6], VPC),
         ..Default::default()
     };
     let got = assess(&instances, &evidence);
@@ -383,7 +391,7 @@ fn a_reused_address_is_judged_by_the_live_instance_that_holds_it_now() {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
-        addresses: [1, 2].into_iter().map(ip).collect(),
+        addresses: interfaces(&[1, 2], VPC),
         ..Default::default()
     };
     let got = assess(&instances, &evidence);
@@ -396,14 +404,12 @@ fn a_reused_address_is_judged_by_the_live_instance_that_holds_it_now() {
     );
 }
 
-/// Every instance of `db` fails its check in a custom-health service; `others`
-/// more instances elsewhere answer.
-fn all_failing(n: u8, others: u8, complete: bool, keep_last: bool) -> RegistryPlan {
-    let mut instances: Vec<OwnedInstance> = (1..=n)
-        .map(|i| script("db", &format!("d{i}"), i, None))
-        .collect();
-    instances.extend((1..=others).map(|i| script("web", &format!("w{i}"), 100 + i, None)));
-    let listing = listing(&instances, &["db"]);
+/// Verdicts for `instances`: a check that failed for those `failing` picks, kept
+/// `healthy` otherwise; and the check results.
+fn with_failed_checks(
+    instances: &[OwnedInstance],
+    failing: impl Fn(&OwnedInstance) -> bool,
+) -> (Vec<InstanceVerdict>, HashMap<Endpoint, HealthResult>) {
     let failed = HealthResult::Unhealthy {
         last_error: "refused".into(),
     };
@@ -415,7 +421,7 @@ fn all_failing(n: u8, others: u8, complete: bool, keep_last: bool) -> RegistryPl
                 ip: i.ipv4,
                 port: 8080,
             };
-            if i.service == "db" {
+            if failing(i) {
                 health.insert(endpoint, failed.clone());
                 InstanceVerdict::Check(endpoint)
             } else {
@@ -423,6 +429,18 @@ fn all_failing(n: u8, others: u8, complete: bool, keep_last: bool) -> RegistryPl
             }
         })
         .collect();
+    (verdicts, health)
+}
+
+/// Every instance of `db` fails its check in a custom-health service; `others`
+/// more instances elsewhere answer.
+fn all_failing(n: u8, others: u8, complete: bool, keep_last: bool) -> RegistryPlan {
+    let mut instances: Vec<OwnedInstance> = (1..=n)
+        .map(|i| script("db", &format!("d{i}"), i, None))
+        .collect();
+    instances.extend((1..=others).map(|i| script("web", &format!("w{i}"), 100 + i, None)));
+    let listing = listing(&instances, &["db"]);
+    let (verdicts, health) = with_failed_checks(&instances, |i| i.service == "db");
     let mut s = settings();
     s.keep_last_record = keep_last;
     decide_instances(&instances, verdicts, &health, &listing, complete, &s)
@@ -448,4 +466,92 @@ fn unhealthy_marks_count_toward_the_guard_and_wait_for_a_complete_inventory() {
 
     let plan = all_failing(2, 8, false, false);
     assert!(plan.health_updates.is_empty(), "inventory incomplete");
+}
+
+#[test]
+fn only_new_unhealthy_marks_count_toward_the_guard() {
+    // `db` (custom health): six instances Cloud Map has as UNHEALTHY already,
+    // failing again, and one whose address no interface has; three elsewhere answer.
+    let mut instances: Vec<OwnedInstance> = (1..=6)
+        .map(|i| script("db", &format!("dead{i}"), i, None))
+        .collect();
+    instances.push(script("db", "ghost", 50, None));
+    instances.extend((1..=3).map(|i| script("web", &format!("w{i}"), 100 + i, None)));
+    let mut listing = listing(&instances, &["db"]);
+    let dead = |i: &OwnedInstance| i.id.starts_with("dead");
+    for i in instances.iter().filter(|i| dead(i)) {
+        let key = (i.service_id.clone(), i.id.clone());
+        listing.health.insert(key, HealthStatus::Unhealthy);
+    }
+    let (mut verdicts, health) = with_failed_checks(&instances, dead);
+    // The ghost: no interface has its address.
+    verdicts[6] = InstanceVerdict::Decided(Decision::Delete(DeleteReason::HostUnknown));
+    let plan = decide_instances(&instances, verdicts, &health, &listing, true, &settings());
+    assert!(!plan.plan.guard.tripped, "{:?}", plan.plan.guard);
+    assert_eq!((plan.plan.guard.negative, plan.plan.guard.owned), (1, 10));
+    assert!(plan.health_updates.is_empty(), "marked already");
+    let ghost = plan.plan.items.iter().find(|p| p.item.id == "ghost");
+    assert_eq!(
+        ghost.map(|p| p.decision),
+        Some(Decision::Delete(DeleteReason::HostUnknown))
+    );
+    let dead = plan
+        .plan
+        .items
+        .iter()
+        .filter(|p| p.item.id.starts_with("dead"));
+    assert!(dead
+        .into_iter()
+        .all(|p| p.decision == Decision::Keep(KeepReason::Unhealthy)));
+}
+
+#[test]
+fn an_address_two_namespace_vpcs_hold_is_no_positive_evidence() {
+    let instances = [
+        script("db", "twin", 1, None),
+        script("db", "twin-terminated", 2, None),
+        script("db", "own", 3, None),
+        script("db", "twin-by-id", 4, Some("i-twin-4")),
+    ];
+    let mut addresses = interfaces(&[1, 2, 3, 4], VPC);
+    // The twin VPC (same CIDR) holds address 1 too: its stopped instance's.
+    addresses
+        .entry(ip(1))
+        .or_default()
+        .insert("vpc-twin".into());
+    addresses
+        .entry(ip(4))
+        .or_default()
+        .insert("vpc-twin".into());
+    let evidence = RegistryEvidence {
+        instances: vec![
+            ec2("i-twin-1", 1, "stopped", "vpc-twin"),
+            // Terminated in the twin VPC, its interface gone; a Fargate-like
+            // interface of the namespace's first VPC holds the address now.
+            ec2("i-twin-2", 2, "terminated", "vpc-twin"),
+            ec2("i-own-3", 3, "stopped", VPC),
+            ec2("i-twin-4", 4, "stopped", "vpc-twin"),
+        ],
+        addresses,
+        ..Default::default()
+    };
+    let vpcs = BTreeSet::from([VPC.to_string(), "vpc-twin".to_string()]);
+    let context = RegistryContext {
+        evidence: &evidence,
+        vpcs: &vpcs,
+        scope: &ClusterScope::All,
+    };
+    let got = assess_instances(&instances, &context, &settings(), SystemTime::now());
+    assert!(matches!(got[0], InstanceVerdict::Check(_)), "{:?}", got[0]);
+    assert!(matches!(got[1], InstanceVerdict::Check(_)), "{:?}", got[1]);
+    // Held by one VPC only: its stopped instance is the one.
+    assert_eq!(
+        decided(got[2]),
+        Decision::Delete(DeleteReason::InstanceGone)
+    );
+    // EC2_INSTANCE_ID names the instance: no address to doubt.
+    assert_eq!(
+        decided(got[3]),
+        Decision::Delete(DeleteReason::InstanceGone)
+    );
 }

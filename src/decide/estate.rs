@@ -16,6 +16,8 @@ pub(super) struct Estate<'a> {
     /// Container instances by EC2 instance id: an instance may be registered more
     /// than once (a re-registered agent, a move between clusters).
     registrations: HashMap<&'a str, Vec<&'a ContainerInstance>>,
+    /// Container instances by ARN.
+    container_instances: HashMap<&'a str, &'a ContainerInstance>,
     pub(super) tasks: HashMap<&'a str, Vec<&'a Task>>,
     inventory: &'a Inventory,
 }
@@ -39,6 +41,11 @@ impl<'a> Estate<'a> {
             by_id.insert(i.id.as_str(), i);
         }
         let mut registrations: HashMap<&str, Vec<&ContainerInstance>> = HashMap::new();
+        let container_instances = inventory
+            .container_instances
+            .iter()
+            .map(|ci| (ci.arn.as_str(), ci))
+            .collect();
         for ci in &inventory.container_instances {
             if let Some(id) = ci.ec2_instance_id.as_deref() {
                 registrations.entry(id).or_default().push(ci);
@@ -57,6 +64,7 @@ impl<'a> Estate<'a> {
             by_ip,
             by_id,
             registrations,
+            container_instances,
             tasks,
             inventory,
         }
@@ -78,6 +86,27 @@ impl<'a> Estate<'a> {
             Ec2Host::Address(ip) => self.by_ip.get(ip).and_then(|found| pick(found)),
             Ec2Host::Instance(id) => self.by_id.get(id.as_str()).copied(),
         }
+    }
+
+    /// The EC2 instance of a container instance (by its ARN), when EC2 reports it.
+    pub(super) fn ec2_of_registration(&self, arn: &str) -> Option<&'a Ec2Instance> {
+        let id = self
+            .container_instances
+            .get(arn)?
+            .ec2_instance_id
+            .as_deref()?;
+        self.by_id.get(id).copied()
+    }
+
+    /// Every task read, whatever its status.
+    pub(super) fn all_tasks(&self) -> impl Iterator<Item = &'a Task> {
+        self.inventory.tasks.iter()
+    }
+
+    /// Whether the instance also has a registration in a cluster `ECS_CLUSTERS`
+    /// leaves out: the tasks there were not read.
+    pub(super) fn registered_elsewhere(&self, instance: &Ec2Instance) -> bool {
+        self.inventory.unswept_hosts.contains(&instance.id)
     }
 
     /// Whether the instance is registered in a swept cluster, and the running

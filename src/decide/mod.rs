@@ -20,6 +20,7 @@ mod instance_gone;
 pub mod policy;
 mod sweep;
 mod task_stopped;
+mod ties;
 
 use std::time::Duration;
 
@@ -29,7 +30,9 @@ use crate::classify::{OwnedRecord, Target};
 pub use crate::model::TaskRef;
 use crate::model::WriteOutcome;
 
-pub use instance_gone::{decide_instance_gone, ec2_says_not_gone, instance_record_names};
+pub use instance_gone::{
+    decide_instance_gone, ec2_says_not_gone, instance_record_names, tied_hosts, TiedHosts,
+};
 pub use sweep::{assess, decide, endpoints, Assessment, Verdict};
 pub use task_stopped::{
     decide_task_stopped, declared_names, ecs_says_not_stopped, needs_host, StoppedTask,

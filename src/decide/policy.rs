@@ -7,8 +7,7 @@
 use std::collections::HashMap;
 
 use super::{
-    Decision, DeleteReason, Evidence, Guard, HoldReason, KeepReason, Plan, PlanItem, PlanSettings,
-    Planned,
+    Decision, DeleteReason, Evidence, Guard, HoldReason, Plan, PlanItem, PlanSettings, Planned,
 };
 
 /// A safety rule over a decided plan, of zone records or of Cloud Map instances.
@@ -16,9 +15,9 @@ pub trait Policy<T: PlanItem> {
     fn apply(&self, plan: &mut Plan<T>);
 }
 
-/// The rules a sweep applies, in this order: the guard counts every candidate,
-/// an incomplete inventory then holds every candidate whatever the guard said, and
-/// last-record protection sees only what is still to be deleted.
+/// The rules a sweep of a zone applies, in this order: the guard counts every
+/// candidate, an incomplete inventory then holds every candidate whatever the
+/// guard said, and last-record protection sees only what is still to be deleted.
 ///
 /// `group_counts`: every item of each [`PlanItem::group`], foreign ones included.
 pub fn apply_safety_rules<T: PlanItem>(
@@ -27,8 +26,21 @@ pub fn apply_safety_rules<T: PlanItem>(
     group_counts: &HashMap<String, usize>,
     settings: &PlanSettings,
 ) {
+    apply_safety_rules_marking(plan, 0, inventory_complete, group_counts, settings);
+}
+
+/// [`apply_safety_rules`] for a plan that also makes `new_marks` new `UNHEALTHY`
+/// marks (a Cloud Map namespace), which the guard counts with the deletions.
+pub fn apply_safety_rules_marking<T: PlanItem>(
+    plan: &mut Plan<T>,
+    new_marks: usize,
+    inventory_complete: bool,
+    group_counts: &HashMap<String, usize>,
+    settings: &PlanSettings,
+) {
     MassDeletionGuard {
         limit_percent: settings.max_delete_percent,
+        new_marks,
     }
     .apply(plan);
     if !inventory_complete {
@@ -59,26 +71,28 @@ fn hold_negative<T>(plan: &mut Plan<T>, hold: HoldReason) {
     }
 }
 
-/// Mass-deletion guard: when the negative-evidence deletions of one sweep are more
-/// than `limit_percent` of the owned records, none of them is made (`guard`). It
-/// counts the candidates before any other rule holds them. In a Cloud Map
-/// namespace, an instance kept `unhealthy` (to be marked `UNHEALTHY`, which takes
-/// it out of DNS answers as a deregistration would) counts as a candidate too,
-/// and is not marked while the guard is tripped.
+/// Mass-deletion guard: when what one sweep would newly take out of answers on
+/// negative evidence is more than `limit_percent` of the owned records, none of
+/// the negative-evidence deletions is made (`guard`). It counts the candidates
+/// before any other rule holds them: the negative-evidence deletions, and in a
+/// Cloud Map namespace the new `UNHEALTHY` marks (`new_marks`: a mark takes an
+/// instance out of DNS answers as a deregistration would). An instance Cloud Map
+/// already has as `UNHEALTHY` is out of the answers already: failing its check
+/// again is no new mark and does not count, so long-dead marked instances do not
+/// keep the guard tripped. Marks are not made while the guard is tripped.
 pub struct MassDeletionGuard {
     pub limit_percent: u8,
+    pub new_marks: usize,
 }
 
 impl<T: PlanItem> Policy<T> for MassDeletionGuard {
     fn apply(&self, plan: &mut Plan<T>) {
-        let negative = plan
+        let deletions = plan
             .items
             .iter()
-            .filter(|p| {
-                negative(p.decision).is_some()
-                    || p.decision == Decision::Keep(KeepReason::Unhealthy)
-            })
+            .filter(|p| negative(p.decision).is_some())
             .count();
+        let negative = deletions + self.new_marks;
         let owned = plan.items.len();
         let limit = self.limit_percent;
         plan.guard = Guard {

@@ -7,7 +7,10 @@ use std::time::SystemTime;
 use super::backing::{backing, in_grace, recently_starting};
 use super::estate::Estate;
 use super::policy;
-use super::{Decision, DeleteReason, KeepReason, Plan, PlanSettings, Planned, TaskRef};
+use super::ties::Ties;
+use super::{
+    plain_target, Decision, DeleteReason, KeepReason, Plan, PlanSettings, Planned, TaskRef,
+};
 use crate::classify::{OwnedRecord, Target};
 use crate::model::Inventory;
 use crate::net::health::{Endpoint, HealthResult};
@@ -38,6 +41,8 @@ fn decided(target: String, decision: Decision) -> Assessment {
 }
 
 /// Judges each record from the inventory alone (the decision table, first pass).
+/// The one judge of every trigger: a sweep judges the zone with it, and each event
+/// the records it listed, on what it read.
 pub fn assess(
     records: &[OwnedRecord],
     inventory: &Inventory,
@@ -45,9 +50,16 @@ pub fn assess(
     now: SystemTime,
 ) -> Vec<Assessment> {
     let estate = Estate::new(inventory);
+    let ties = Ties::new(records, &estate);
     records
         .iter()
-        .map(|r| assess_one(r, &estate, settings, now))
+        .map(|r| match ties.gone_instance(r, &estate) {
+            Some(_) => decided(
+                plain_target(r),
+                Decision::Delete(DeleteReason::InstanceGone),
+            ),
+            None => assess_one(r, &estate, settings, now),
+        })
         .collect()
 }
 
@@ -91,6 +103,8 @@ fn assess_one(
     let Some((task, port)) = backing(record, &tasks, estate) else {
         let reason = if tasks.iter().any(|t| recently_starting(t, settings, now)) {
             Keep(KeepReason::Grace)
+        } else if estate.registered_elsewhere(instance) {
+            Keep(KeepReason::OutOfScope)
         } else {
             Delete(DeleteReason::TaskGone)
         };

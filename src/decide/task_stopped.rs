@@ -3,8 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use super::backing::{backing, declarations};
+use std::time::SystemTime;
+
+use super::backing::declarations;
 use super::estate::Estate;
+use super::sweep::{assess, Verdict};
 use super::{
     event_plan, plain_target, Decision, DeleteReason, KeepReason, Plan, PlanSettings, Planned,
 };
@@ -113,55 +116,49 @@ pub fn ecs_says_not_stopped(task: Option<&Task>) -> Option<String> {
 /// The records of a stopped task: those whose container id matches one of its
 /// containers' runtime ids, and SRV records on its host and host ports that carry
 /// no container id (or when the event reports none). Events come at least once and
-/// out of order, so each is re-checked against `inventory` (the task's container
-/// instance now): a record that a running task backs — a replacement on the same
-/// host port, say — is kept.
+/// out of order, so each is judged again by the sweep's judge ([`assess`]) on what
+/// the event read (`inventory`: the task's host, every registration of its EC2
+/// instance and their running tasks): a record the sweep would keep — backed by a
+/// running task under any registration, or on a host where a task is still
+/// starting — is kept; one the sweep would delete goes, as `task-stopped`.
 pub fn decide_task_stopped(
     records: &[OwnedRecord],
     stopped: &StoppedTask,
     inventory: &Inventory,
     settings: &PlanSettings,
+    now: SystemTime,
 ) -> Plan {
     let estate = Estate::new(inventory);
-    let running: Vec<&Task> = inventory
-        .container_instances
-        .iter()
-        .filter_map(|ci| estate.tasks.get(ci.arn.as_str()))
-        .flatten()
-        .copied()
-        .collect();
     let on_its_host = |host: &HostName| {
         let holder = estate.instance_for_host(host);
         holder.is_some_and(|i| stopped.instance_id.as_deref() == Some(i.id.as_str()))
     };
-    let matches = |record: &OwnedRecord| {
-        let container = match &record.target {
-            Target::Srv { container, .. } => container.as_ref(),
-            Target::Cname { container, .. } => Some(container),
-            Target::HostA { .. } => return false,
-        };
-        let id_matches = by_id(container, stopped);
-        let by_port = match &record.target {
-            Target::Srv {
-                host,
-                port,
-                container,
-            } => {
-                (container.is_none() || stopped.runtime_ids.is_empty())
+    let is_the_tasks = |record: &OwnedRecord| match &record.target {
+        Target::Srv {
+            host,
+            port,
+            container,
+        } => {
+            by_id(container.as_ref(), stopped)
+                || ((container.is_none() || stopped.runtime_ids.is_empty())
                     && stopped.host_ports.contains(port)
-                    && on_its_host(host)
-            }
-            _ => false,
-        };
-        id_matches || by_port
+                    && on_its_host(host))
+        }
+        Target::Cname { container, .. } => by_id(Some(container), stopped),
+        Target::HostA { .. } => false,
     };
+    let assessments = assess(records, inventory, settings, now);
     let items = records
         .iter()
-        .filter(|r| matches(r))
-        .map(|record| {
-            let decision = match backing(record, &running, &estate) {
-                Some(_) => Decision::Keep(KeepReason::Healthy),
-                None => Decision::Delete(DeleteReason::TaskStopped),
+        .zip(assessments)
+        .filter(|(record, _)| is_the_tasks(record))
+        .map(|(record, assessment)| {
+            let decision = match assessment.verdict {
+                Verdict::Decided(Decision::Delete(_)) => {
+                    Decision::Delete(DeleteReason::TaskStopped)
+                }
+                Verdict::Decided(keep) => keep,
+                Verdict::Check { .. } => Decision::Keep(KeepReason::Healthy),
             };
             Planned {
                 item: record.clone(),

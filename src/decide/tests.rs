@@ -18,6 +18,9 @@ const CID1: &str = "aaaaaaaaaaaa111111111111111111111111111111111111111111111111
 const CID2: &str = "bbbbbbbbbbbb2222222222222222222222222222222222222222222222222222";
 const CID3: &str = "cccccccccccc3333333333333333333333333333333333333333333333333333";
 const CID9: &str = "999999999999";
+/// The container of the task on `.6`, a terminated instance ECS still lists: a
+/// record that carries it is tied to that instance through ECS.
+const CID_ON_GONE: &str = "6666666666660000000000000000000000000000000000000000000000000000";
 const APEX: &str = "sd.internal";
 const HOUR: Duration = Duration::from_secs(3600);
 /// The VPC the zone is associated with; `STAGING` has the same CIDR.
@@ -174,7 +177,7 @@ fn inventory() -> Inventory {
                 "RUNNING",
                 HOUR,
                 "calc:1",
-                vec![container(Some(CID1), &[(80, 32768)])],
+                vec![container(Some(CID_ON_GONE), &[(80, 32768)])],
             ),
             task(
                 "t6",
@@ -200,6 +203,7 @@ fn inventory() -> Inventory {
             ),
         ]),
         zone_vpcs: BTreeSet::from([VPC.to_string()]),
+        unswept_hosts: BTreeSet::new(),
         failures: vec![],
     }
 }
@@ -710,7 +714,7 @@ fn a_stopped_task_takes_its_records_unless_a_running_task_backs_them() {
         srv("calc", 6, 40000, None),       // another host: not a candidate
         host_a(5),
     ];
-    let plan = decide_task_stopped(&records, &stopped, &inventory(), &settings());
+    let plan = decide_task_stopped(&records, &stopped, &inventory(), &settings(), now());
     let got: Vec<_> = plan
         .items
         .iter()
@@ -731,7 +735,7 @@ fn a_stopped_task_takes_its_records_unless_a_running_task_backs_them() {
         runtime_ids: vec![],
         ..stopped
     };
-    let plan = decide_task_stopped(&records[..1], &no_ids, &inventory(), &settings());
+    let plan = decide_task_stopped(&records[..1], &no_ids, &inventory(), &settings(), now());
     assert_eq!(reasons(&plan), vec![Delete(TaskStopped)]);
 }
 
@@ -744,7 +748,7 @@ fn a_gone_instance_takes_the_records_that_target_it_unless_a_live_instance_holds
         srv("calc", 5, 1, Some(CID1)),
         srv("calc", 10, 1, None),
     ];
-    let plan = decide_instance_gone(&records, "i-gone", &inventory(), &settings());
+    let plan = decide_instance_gone(&records, "i-gone", &inventory(), &settings(), now());
     assert_eq!(reasons(&plan), vec![Delete(InstanceGone); 3]);
     assert!(plan
         .items
@@ -752,12 +756,12 @@ fn a_gone_instance_takes_the_records_that_target_it_unless_a_live_instance_holds
         .all(|p| p.item.set.name.contains("calc") || p.item.set.rtype == "A"));
     // .10's old instance is gone, but i-new holds its name now.
     assert!(
-        decide_instance_gone(&records, "i-old", &inventory(), &settings())
+        decide_instance_gone(&records, "i-old", &inventory(), &settings(), now())
             .items
             .is_empty()
     );
     assert!(
-        decide_instance_gone(&records, "i-nosuch", &inventory(), &settings())
+        decide_instance_gone(&records, "i-nosuch", &inventory(), &settings(), now())
             .items
             .is_empty()
     );
@@ -903,12 +907,12 @@ fn an_instance_of_another_vpc_never_keeps_backs_or_condemns_a_record() {
     // The instance-gone event of a staging host deletes nothing of prod's.
     let records = [srv("calc", 5, 32768, Some(CID1)), host_a(5)];
     assert!(
-        decide_instance_gone(&records, "i-stage-5", &inv, &settings())
+        decide_instance_gone(&records, "i-stage-5", &inv, &settings(), now())
             .items
             .is_empty()
     );
     // A stopped prod host whose address a running staging host shares: deleted.
-    let plan = decide_instance_gone(&[host_a(6)], "i-gone", &inv, &settings());
+    let plan = decide_instance_gone(&[host_a(6)], "i-gone", &inv, &settings(), now());
     assert_eq!(reasons(&plan), vec![Delete(InstanceGone)]);
 }
 
@@ -1004,7 +1008,7 @@ fn a_stopped_tasks_host_is_matched_as_a_host_not_as_text() {
         set.set_identifier = Some(h.clone());
         records.push(owned(set));
     }
-    let plan = decide_task_stopped(&records, &stopped, &inventory(), &settings());
+    let plan = decide_task_stopped(&records, &stopped, &inventory(), &settings(), now());
     assert_eq!(reasons(&plan), vec![Delete(TaskStopped); 2]);
     // Another host's record on the same port is not the task's.
     let other = StoppedTask {
@@ -1012,8 +1016,10 @@ fn a_stopped_tasks_host_is_matched_as_a_host_not_as_text() {
         ..stopped
     };
     assert!(
-        decide_task_stopped(&records, &other, &inventory(), &settings())
+        decide_task_stopped(&records, &other, &inventory(), &settings(), now())
             .items
             .is_empty()
     );
 }
+
+mod coverage;

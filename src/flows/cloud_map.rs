@@ -13,17 +13,38 @@ use crate::events::EcsTaskStateChange;
 use crate::model::cloud_map::{
     task_id, OwnedInstance, Registrar, Registration, RegistryListing, SweptNamespace,
 };
-use crate::model::{ClusterScope, ReadFailure, Task, TaskStatus, WriteOutcome};
+use crate::model::{vpc_ids, ClusterScope, ReadFailure, Task, TaskStatus, WriteOutcome};
 use crate::report::cloud_map::NamespaceReport;
 use crate::report::{RecordCounts, Report};
 
 use super::{Halt, Run};
 
+/// Why a namespace's entry is incomplete when the deadline came before its reads
+/// finished.
+const READS_OUT_OF_TIME: &str = "deadline near: Cloud Map or inventory reads did not finish in time; nothing was decided or deregistered in this namespace";
+
 /// Sweeps every configured namespace, one entry each in the report's `cloud_map`.
+/// The deadline never drops an entry nor undoes what the zone's sweep did: a
+/// namespace not resolved or not read in time gets an entry with `complete:
+/// false` that says so, and the sweep goes on (nothing is returned as
+/// [`Halt::OutOfTime`]).
 pub async fn sweep_namespaces<A: Aws>(run: &Run<'_, A>, report: &mut Report) -> Result<(), Halt> {
     let deps = run.deps;
-    let resolved = run.within(deps.namespaces()).await?;
     let limit = deps.config.max_delete_percent;
+    let Ok(resolved) = run.within(deps.namespaces()).await else {
+        for configured in &deps.config.cloud_map_namespaces {
+            let mut entry = NamespaceReport::new(configured, limit);
+            entry.incomplete(
+                "deadline near: the namespace was not resolved in time; nothing in it was decided or deregistered",
+            );
+            report.add_namespace(entry);
+        }
+        report.errors.push(
+            "deadline near: the Cloud Map namespaces were not resolved in time (see cloud_map)"
+                .to_string(),
+        );
+        return Ok(());
+    };
     for (configured, namespace) in resolved {
         let entry = match namespace {
             Err(why) => {
@@ -36,9 +57,13 @@ pub async fn sweep_namespaces<A: Aws>(run: &Run<'_, A>, report: &mut Report) -> 
                 let mut entry = namespace_entry(&namespace, limit);
                 match sweep_namespace(run, &namespace, &mut entry).await {
                     Ok(()) => {}
-                    Err(Halt::OutOfTime) => entry.incomplete(
-                        "deadline near: Cloud Map or inventory reads did not finish in time; nothing was decided or deregistered",
-                    ),
+                    Err(Halt::OutOfTime) => {
+                        entry.incomplete(READS_OUT_OF_TIME);
+                        report.errors.push(format!(
+                            "deadline near: Cloud Map namespace {} was not swept to the end (see cloud_map)",
+                            namespace.namespace.name
+                        ));
+                    }
                     Err(other) => return Err(other),
                 }
                 entry
@@ -73,9 +98,10 @@ async fn sweep_namespace<A: Aws>(
     entry.errors.extend(failures.map(ToString::to_string));
 
     let settings = deps.plan_settings();
+    let vpcs = vpc_ids(&namespace.vpcs);
     let context = RegistryContext {
         evidence: &evidence,
-        vpcs: &namespace.vpcs,
+        vpcs: &vpcs,
         scope: &scope,
     };
     let verdicts =
@@ -264,8 +290,8 @@ impl<A: Aws> Run<'_, A> {
                         crate::model::wire_name(&u.status)
                     )),
                     false => {
-                        aws.set_health(&u.service_id, &u.instance_id, u.status)
-                            .await
+                        let set = aws.set_health(&u.service_id, &u.instance_id, u.status, stop_at);
+                        set.await
                     }
                 };
                 updates.push(result);

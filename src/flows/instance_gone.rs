@@ -4,13 +4,15 @@
 
 use crate::aws::Aws;
 use crate::decide;
+use crate::model::{vpc_ids, Ec2Instance};
 use crate::report::Report;
 
 use super::{Halt, Run};
 
 /// A terminated instance may no longer report its private address or DNS name
-/// (EC2 deletes its network interface); then only records that name its instance
-/// id are tied to it, and the next full sweep judges the rest.
+/// (EC2 deletes its network interface); then the records that name its instance
+/// id, and those ECS ties to it (the containers of its tasks, and the other records
+/// of the host names those target), are its; the next full sweep judges the rest.
 pub async fn instance_gone<A: Aws>(
     run: &Run<'_, A>,
     instance_id: &str,
@@ -22,7 +24,8 @@ pub async fn instance_gone<A: Aws>(
             "no hosted zone is configured; Cloud Map instances of a gone EC2 instance are left to the next sweep".into(),
         ));
     }
-    let read = deps.aws.instance(instance_id);
+    let (zone, zone_vpcs) = run.zone().await?;
+    let read = deps.aws.instance(instance_id, &zone_vpcs);
     let mut inventory = run.within(run.timed(|t| &mut t.inventory_ms, read)).await?;
     if !inventory.is_complete() {
         return Err(Halt::Unconfirmed(inventory.failures));
@@ -37,12 +40,11 @@ pub async fn instance_gone<A: Aws>(
     if addressless {
         tracing::info!(
             instance_id,
-            "instance reports no address any more: only records that name its id are \
-             tied to it; the next sweep judges the rest"
+            "instance reports no address any more: only records that name its id or \
+             that ECS ties to it are its; the next sweep judges the rest"
         );
     }
-    let (zone, zone_vpcs) = run.zone().await?;
-    inventory.zone_vpcs = zone_vpcs;
+    inventory.zone_vpcs = vpc_ids(&zone_vpcs);
     let scope = deps.cluster_scope();
     let read = deps.aws.instance_tasks(&scope, instance_id);
     let ecs = run.within(run.timed(|t| &mut t.inventory_ms, read)).await?;
@@ -52,13 +54,45 @@ pub async fn instance_gone<A: Aws>(
         true => decide::instance_record_names(&inventory, &ecs, instance_id, &zone.apex),
         false => Vec::new(),
     };
-    let view = if names.is_empty() {
+    let mut view = if names.is_empty() {
         run.within(run.load_zone(zone, report)).await??
     } else {
         run.within(run.load_names(zone, &names, report)).await??
     };
-    let plan =
-        decide::decide_instance_gone(&view.owned, instance_id, &inventory, &deps.plan_settings());
+    // What ECS ties to the instance (its tasks' container ids) is positive
+    // evidence too; a failed ECS read only leaves those records to the sweep.
+    if ecs.is_complete() {
+        inventory.container_instances = ecs.container_instances;
+        inventory.tasks = ecs.tasks;
+    }
+    let tied = decide::tied_hosts(
+        &view.owned,
+        instance_id,
+        &inventory,
+        &view.zone.apex,
+        &names,
+    );
+    if !tied.addresses.is_empty() {
+        let read = deps.aws.holders(&tied.addresses, &zone_vpcs);
+        let holders = run.within(run.timed(|t| &mut t.inventory_ms, read)).await?;
+        if !holders.is_complete() {
+            return Err(Halt::Unconfirmed(holders.failures));
+        }
+        let known = |h: &Ec2Instance| inventory.instances.iter().any(|i| i.id == h.id);
+        let new: Vec<Ec2Instance> = holders
+            .instances
+            .into_iter()
+            .filter(|h| !known(h))
+            .collect();
+        inventory.instances.extend(new);
+    }
+    if !names.is_empty() && !tied.host_a_names.is_empty() {
+        let listed = run.load_names(view.zone.clone(), &tied.host_a_names, report);
+        view.absorb(run.within(listed).await??, report);
+    }
+    let now = std::time::SystemTime::now();
+    let settings = deps.plan_settings();
+    let plan = decide::decide_instance_gone(&view.owned, instance_id, &inventory, &settings, now);
     run.write(&view.zone, &plan, report).await;
     Ok(())
 }

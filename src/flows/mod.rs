@@ -25,7 +25,7 @@ use crate::aws::route53::{Listing, ZoneError};
 use crate::aws::Aws;
 use crate::classify::{classify, OwnedRecord};
 use crate::handler::{Deps, HandlerError, Invocation};
-use crate::model::{ReadFailure, Zone};
+use crate::model::{ReadFailure, Vpc, Zone};
 use crate::net::health::{Endpoint, HealthResult};
 use crate::report::log::Timings;
 use crate::report::{RecordCounts, Report};
@@ -100,8 +100,8 @@ impl<'a, A: Aws> Run<'a, A> {
         self.timings.lock().map(|t| *t).unwrap_or_default()
     }
 
-    /// The zone (id and apex) and the VPCs it is associated with.
-    pub(crate) async fn zone(&self) -> Result<(Zone, BTreeSet<String>), Halt> {
+    /// The zone (id and apex) and the VPCs it is associated with, each in its Region.
+    pub(crate) async fn zone(&self) -> Result<(Zone, BTreeSet<Vpc>), Halt> {
         let (id, info) = self.within(self.deps.zone()).await??;
         Ok((
             Zone {
@@ -194,6 +194,28 @@ impl<'a, A: Aws> Run<'a, A> {
             )
         });
         (results, unchecked)
+    }
+}
+
+impl ZoneView {
+    /// Adds what a further listing of the same zone found (`more`, whose counts
+    /// `report` now holds) to this view, and the report's counts with it.
+    pub(crate) fn absorb(&mut self, more: ZoneView, report: &mut Report) {
+        let counts = RecordCounts {
+            scanned: report.records.scanned + self.owned.len() + self.foreign(),
+            owned: report.records.owned + self.owned.len(),
+            foreign: report.records.foreign + self.foreign(),
+        };
+        report.records = counts;
+        self.owned.extend(more.owned);
+        for (name, n) in more.name_counts {
+            *self.name_counts.entry(name).or_default() += n;
+        }
+        self.complete &= more.complete;
+    }
+
+    fn foreign(&self) -> usize {
+        self.name_counts.values().sum::<usize>() - self.owned.len()
     }
 }
 

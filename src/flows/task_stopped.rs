@@ -11,7 +11,7 @@
 use crate::aws::Aws;
 use crate::decide::{self, StoppedTask};
 use crate::events::EcsTaskStateChange;
-use crate::model::{Inventory, Task, TaskDefinition};
+use crate::model::{vpc_ids, Inventory, Task, TaskDefinition};
 use crate::report::Report;
 
 use super::{Halt, Run};
@@ -64,19 +64,18 @@ async fn stopped_task_records<A: Aws>(
         .and_then(|t| t.container_instance_arn.as_deref())
         .or(detail.container_instance_arn.as_deref());
     if let (true, Some(ci)) = (decide::needs_host(&view.owned, &stopped), ci) {
-        let read = deps.aws.host(cluster, ci);
+        let scope = deps.cluster_scope();
+        let read = deps.aws.host(&scope, cluster, ci);
         inventory = run.within(run.timed(|t| &mut t.inventory_ms, read)).await?;
         if !inventory.is_complete() {
             return Err(Halt::Unconfirmed(inventory.failures));
         }
     }
-    inventory.zone_vpcs = zone_vpcs;
-    stopped.instance_id = inventory
-        .container_instances
-        .first()
-        .and_then(|ci| ci.ec2_instance_id.clone());
-    let plan =
-        decide::decide_task_stopped(&view.owned, &stopped, &inventory, &deps.plan_settings());
+    inventory.zone_vpcs = vpc_ids(&zone_vpcs);
+    stopped.instance_id = inventory.instances.first().map(|i| i.id.clone());
+    let now = std::time::SystemTime::now();
+    let settings = deps.plan_settings();
+    let plan = decide::decide_task_stopped(&view.owned, &stopped, &inventory, &settings, now);
     run.write(&view.zone, &plan, report).await;
     Ok(())
 }

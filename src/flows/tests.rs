@@ -19,9 +19,9 @@ use crate::model::cloud_map::{
     CloudMapService, HealthStatus, Namespace, Registration, RegistryEvidence, RegistryListing,
 };
 use crate::model::{
-    ClusterScope, Container, ContainerDefinition, ContainerInstance, Ec2Instance, InstanceState,
-    Inventory, NetworkMode, ReadFailure, RecordSet, Task, TaskDefinition, TaskRef, TaskStatus,
-    WriteOutcome, ZoneInfo,
+    ClusterScope, Container, ContainerDefinition, ContainerInstance, Ec2Instance, Ec2Read,
+    InstanceState, Inventory, NetworkMode, ReadFailure, RecordSet, Task, TaskDefinition, TaskRef,
+    TaskStatus, Vpc, WriteOutcome, ZoneInfo,
 };
 use crate::names::HostName;
 use crate::report::Report;
@@ -93,7 +93,10 @@ impl ZoneApi for FakeAws {
         self.read("zone_info").await;
         Ok(ZoneInfo {
             apex: APEX.into(),
-            vpcs: BTreeSet::from([VPC.to_string()]),
+            vpcs: BTreeSet::from([Vpc {
+                region: "us-east-1".into(),
+                id: VPC.to_string(),
+            }]),
         })
     }
 
@@ -154,7 +157,7 @@ impl RegistryApi for FakeAws {
     async fn registry_evidence(
         &self,
         _tasks: &BTreeMap<String, Vec<String>>,
-        _vpcs: &BTreeSet<String>,
+        _vpcs: &BTreeSet<Vpc>,
     ) -> RegistryEvidence {
         self.read("registry_evidence").await;
         self.registry_evidence.clone()
@@ -177,6 +180,7 @@ impl RegistryApi for FakeAws {
         service: &str,
         instance: &str,
         status: HealthStatus,
+        _: Option<Instant>,
     ) -> Result<(), String> {
         self.log("set_health");
         if let Ok(mut w) = self.cloud_map_writes.lock() {
@@ -217,12 +221,21 @@ impl RegistryApi for FakeAws {
 }
 
 impl EstateApi for FakeAws {
-    async fn instances(&self) -> Result<Vec<Ec2Instance>, ReadFailure> {
+    async fn instances(&self, _vpcs: &BTreeSet<Vpc>) -> Ec2Read {
         self.read("instances").await;
-        self.instances.clone()
+        match self.instances.clone() {
+            Ok(instances) => Ec2Read {
+                instances,
+                failures: Vec::new(),
+            },
+            Err(failure) => Ec2Read {
+                instances: Vec::new(),
+                failures: vec![failure],
+            },
+        }
     }
 
-    async fn clusters(&self, _scope: &ClusterScope) -> Inventory {
+    async fn clusters(&self, _scope: &ClusterScope, _gone: &BTreeSet<String>) -> Inventory {
         self.read("clusters").await;
         self.clusters.clone()
     }
@@ -240,7 +253,7 @@ impl EstateApi for FakeAws {
         })
     }
 
-    async fn host(&self, _cluster: &str, _container_instance: &str) -> Inventory {
+    async fn host(&self, _: &ClusterScope, _cluster: &str, _container_instance: &str) -> Inventory {
         self.read("host").await;
         self.host.clone()
     }
@@ -250,7 +263,7 @@ impl EstateApi for FakeAws {
         Inventory::default()
     }
 
-    async fn instance(&self, instance_id: &str) -> Inventory {
+    async fn instance(&self, instance_id: &str, _vpcs: &BTreeSet<Vpc>) -> Inventory {
         self.read("instance").await;
         let instances = self.instances.clone().unwrap_or_default();
         Inventory {
@@ -262,7 +275,16 @@ impl EstateApi for FakeAws {
         }
     }
 
-    async fn stop_tasks(&self, tasks: &[TaskRef]) -> (Vec<String>, Vec<String>) {
+    async fn holders(&self, _: &[std::net::Ipv4Addr], _: &BTreeSet<Vpc>) -> Inventory {
+        self.read("holders").await;
+        Inventory::default()
+    }
+
+    async fn stop_tasks(
+        &self,
+        tasks: &[TaskRef],
+        _: Option<Instant>,
+    ) -> (Vec<String>, Vec<String>) {
         self.log("stop_tasks");
         let arns: Vec<String> = tasks.iter().map(|t| t.arn.clone()).collect();
         if let Ok(mut stopped) = self.stopped.lock() {
@@ -650,7 +672,10 @@ fn with_namespace(mut aws: FakeAws) -> FakeAws {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
-        addresses: BTreeSet::from([Ipv4Addr::new(10, 0, 1, 5)]),
+        addresses: BTreeMap::from([(
+            Ipv4Addr::new(10, 0, 1, 5),
+            BTreeSet::from([VPC.to_string()]),
+        )]),
         ..RegistryEvidence::default()
     };
     aws
@@ -771,4 +796,39 @@ async fn a_stopped_event_for_a_task_ecs_no_longer_shows_leaves_cloud_map_to_the_
     assert!(cloud_map_writes(&deps.aws).is_empty());
     assert!(!deps.aws.calls().iter().any(|c| c == "service_registries"));
     assert_eq!(report.cloud_map, Some(Vec::new()));
+}
+
+#[tokio::test]
+async fn running_out_of_time_in_cloud_map_keeps_the_zones_deletions_and_every_namespace_entry() {
+    let mut aws = with_namespace(estate());
+    aws.read_delay = Duration::from_millis(150);
+    let deps = deps(aws, &[("CLOUD_MAP_NAMESPACES", "ns-1,other.internal")]);
+    // 3 s kept back to reply: 700 ms left, enough for the zone's three reads
+    // (450 ms), not to resolve the namespaces as well (ListNamespaces, then the
+    // namespace zone's VPCs).
+    let invocation = Invocation {
+        deadline: Some(SystemTime::now() + Duration::from_millis(3700)),
+        force_dry_run: false,
+    };
+    let report = run(&deps, json!({"action": "sweep"}), invocation).await;
+
+    assert!(!deps.aws.deleted().is_empty(), "the zone's deletions stand");
+    assert!(!report.deleted.is_empty(), "{report:?}");
+    assert!(!report.complete, "{report:?}");
+    assert!(
+        report
+            .errors
+            .iter()
+            .all(|e| !e.contains("nothing was decided")),
+        "{:?}",
+        report.errors
+    );
+    let entries = report.cloud_map.as_ref().expect("cloud_map");
+    let names: Vec<&str> = entries.iter().map(|e| e.namespace.as_str()).collect();
+    assert_eq!(names, ["ns-1", "other.internal"]);
+    for entry in entries {
+        assert!(!entry.complete, "{entry:?}");
+        assert!(entry.errors[0].starts_with("deadline near"), "{entry:?}");
+    }
+    assert!(cloud_map_writes(&deps.aws).is_empty());
 }

@@ -24,7 +24,7 @@ impl<A: Aws> Run<'_, A> {
         }
         if deps.config.stop_unhealthy_tasks && !self.dry_run {
             let tasks = plan.tasks_to_stop(&outcomes);
-            let stop = deps.aws.stop_tasks(&tasks);
+            let stop = deps.aws.stop_tasks(&tasks, self.stop_at);
             let (stopped, errors) = self.timed(|t| &mut t.apply_ms, stop).await;
             report.stopped_tasks = stopped;
             report.errors.extend(errors);

@@ -13,7 +13,7 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Ec2Instance, ReadFailure, Task};
+use super::{Ec2Instance, ReadFailure, Task, Vpc};
 
 pub const ATTR_IPV4: &str = "AWS_INSTANCE_IPV4";
 pub const ATTR_PORT: &str = "AWS_INSTANCE_PORT";
@@ -40,7 +40,7 @@ pub struct Namespace {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SweptNamespace {
     pub namespace: Namespace,
-    pub vpcs: BTreeSet<String>,
+    pub vpcs: BTreeSet<Vpc>,
 }
 
 /// A Cloud Map service.
@@ -104,24 +104,65 @@ pub struct RegistryEvidence {
     pub tasks: HashMap<String, Task>,
     /// Clusters named by `ECS_CLUSTER_NAME` that no longer exist.
     pub clusters_gone: BTreeSet<String>,
-    /// Every EC2 instance of the region.
+    /// Every EC2 instance of every Region of the namespace's VPCs.
     pub instances: Vec<Ec2Instance>,
-    /// Every private address of a network interface in the namespace's VPCs.
-    pub addresses: BTreeSet<Ipv4Addr>,
-    /// The IPv4 prefixes delegated to those interfaces (address, length): every
-    /// address in one is the interface's.
-    pub prefixes: Vec<(Ipv4Addr, u8)>,
+    /// Every private address of a network interface in the namespace's VPCs, with
+    /// the VPCs whose interfaces hold it (VPCs may share a CIDR).
+    pub addresses: BTreeMap<Ipv4Addr, BTreeSet<String>>,
+    /// The IPv4 prefixes delegated to those interfaces: every address in one is
+    /// the interface's.
+    pub prefixes: Vec<DelegatedPrefix>,
     pub failures: Vec<ReadFailure>,
 }
 
+/// An IPv4 prefix delegated to a network interface (prefix delegation hands out
+/// whole /28s), and the interface's VPC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DelegatedPrefix {
+    pub net: Ipv4Addr,
+    pub len: u8,
+    pub vpc: String,
+}
+
+impl DelegatedPrefix {
+    fn contains(&self, ip: Ipv4Addr) -> bool {
+        let mask = u32::MAX.checked_shl(32 - u32::from(self.len)).unwrap_or(0);
+        u32::from(ip) & mask == u32::from(self.net) & mask
+    }
+}
+
 impl RegistryEvidence {
+    /// The namespace's VPCs in which a network interface has `ip`.
+    pub fn holders(&self, ip: Ipv4Addr) -> BTreeSet<&str> {
+        let listed = self.addresses.get(&ip).into_iter().flatten();
+        let delegated = self.prefixes.iter().filter(|p| p.contains(ip));
+        listed
+            .map(String::as_str)
+            .chain(delegated.map(|p| p.vpc.as_str()))
+            .collect()
+    }
+
     /// Whether a network interface of the namespace's VPCs has `ip`.
     pub fn has_address(&self, ip: Ipv4Addr) -> bool {
-        self.addresses.contains(&ip)
-            || self.prefixes.iter().any(|(net, len)| {
-                let mask = u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0);
-                u32::from(ip) & mask == u32::from(*net) & mask
-            })
+        !self.holders(ip).is_empty()
+    }
+
+    /// Whether an interface of a namespace VPC other than `vpc` has `ip`: then an
+    /// instance of `vpc` found by that address may not be the one registered.
+    pub fn held_elsewhere(&self, ip: Ipv4Addr, vpc: Option<&str>) -> bool {
+        self.holders(ip).into_iter().any(|v| Some(v) != vpc)
+    }
+
+    /// Adds what another read (another Region) found.
+    pub fn merge(&mut self, mut other: RegistryEvidence) {
+        self.tasks.extend(other.tasks);
+        self.clusters_gone.append(&mut other.clusters_gone);
+        self.instances.append(&mut other.instances);
+        for (ip, vpcs) in other.addresses {
+            self.addresses.entry(ip).or_default().extend(vpcs);
+        }
+        self.prefixes.append(&mut other.prefixes);
+        self.failures.append(&mut other.failures);
     }
 }
 
@@ -263,14 +304,37 @@ mod tests {
     #[test]
     fn delegated_prefixes_hold_their_addresses() {
         let evidence = RegistryEvidence {
-            addresses: BTreeSet::from([Ipv4Addr::new(10, 0, 0, 5)]),
-            prefixes: vec![(Ipv4Addr::new(10, 0, 1, 16), 28)],
+            addresses: BTreeMap::from([(
+                Ipv4Addr::new(10, 0, 0, 5),
+                BTreeSet::from(["vpc-a".into()]),
+            )]),
+            prefixes: vec![DelegatedPrefix {
+                net: Ipv4Addr::new(10, 0, 1, 16),
+                len: 28,
+                vpc: "vpc-a".into(),
+            }],
             ..RegistryEvidence::default()
         };
         assert!(evidence.has_address(Ipv4Addr::new(10, 0, 0, 5)));
         assert!(evidence.has_address(Ipv4Addr::new(10, 0, 1, 31)));
         assert!(!evidence.has_address(Ipv4Addr::new(10, 0, 1, 32)));
         assert!(!evidence.has_address(Ipv4Addr::new(10, 0, 0, 6)));
+    }
+
+    #[test]
+    fn an_address_of_two_vpcs_is_held_elsewhere_and_merges_keep_both() {
+        let one = |vpc: &str| RegistryEvidence {
+            addresses: BTreeMap::from([(Ipv4Addr::new(10, 0, 0, 5), BTreeSet::from([vpc.into()]))]),
+            ..RegistryEvidence::default()
+        };
+        let mut evidence = one("vpc-a");
+        let ip = Ipv4Addr::new(10, 0, 0, 5);
+        assert!(!evidence.held_elsewhere(ip, Some("vpc-a")));
+        assert!(evidence.held_elsewhere(ip, Some("vpc-b")));
+        assert!(evidence.held_elsewhere(ip, None));
+        evidence.merge(one("vpc-b"));
+        assert_eq!(evidence.holders(ip), BTreeSet::from(["vpc-a", "vpc-b"]));
+        assert!(evidence.held_elsewhere(ip, Some("vpc-a")));
     }
 
     #[test]

@@ -22,13 +22,37 @@ pub struct Zone {
     pub apex: String,
 }
 
+/// A VPC a private hosted zone is associated with, and its Region (GetHostedZone's
+/// `VPCRegion`). A zone may be associated with VPCs of several Regions (a DR
+/// Region whose agents write into the same zone), and of other accounts (through
+/// a VPC association authorization): EC2 must be read where each VPC is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Vpc {
+    pub region: String,
+    pub id: String,
+}
+
+/// The ids of `vpcs` (VPC ids are unique across Regions and accounts).
+pub fn vpc_ids(vpcs: &BTreeSet<Vpc>) -> BTreeSet<String> {
+    vpcs.iter().map(|v| v.id.clone()).collect()
+}
+
 /// What GetHostedZone says of the zone being swept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZoneInfo {
     /// Zone apex, lower case, without the trailing dot.
     pub apex: String,
-    /// The VPCs the zone is associated with.
-    pub vpcs: BTreeSet<String>,
+    /// The VPCs the zone is associated with, each in its Region.
+    pub vpcs: BTreeSet<Vpc>,
+}
+
+/// What EC2 said, read in every Region of a zone's (or namespace's) VPCs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ec2Read {
+    pub instances: Vec<Ec2Instance>,
+    /// Reads that failed, and VPCs of the zone this account cannot read: either
+    /// makes every absence unproven.
+    pub failures: Vec<ReadFailure>,
 }
 
 /// A record set exactly as Route 53 listed it: enough to send it back in a DELETE,
@@ -261,6 +285,10 @@ pub struct Inventory {
     /// The VPCs the hosted zone is associated with: only their instances are
     /// evidence (accounts often run VPCs with the same CIDR side by side).
     pub zone_vpcs: BTreeSet<String>,
+    /// EC2 instances with a registration (ACTIVE or DRAINING) in a cluster that
+    /// `ECS_CLUSTERS` leaves out: their tasks there are not read, so no absence
+    /// of a backing task is evidence for them.
+    pub unswept_hosts: BTreeSet<String>,
     pub failures: Vec<ReadFailure>,
 }
 

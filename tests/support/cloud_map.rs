@@ -12,6 +12,8 @@ use aws_sdk_servicediscovery::types::{
 };
 use serde_json::{json, Value};
 
+use super::estate::create_vpc;
+use super::regions::OTHER_ACCOUNT;
 use super::{ago, run_binary, Estate, LocalAws};
 
 /// The account the local AWS serves.
@@ -751,4 +753,89 @@ pub fn errors(v: &Value) -> Vec<String> {
         .iter()
         .map(|e| e.as_str().map_or_else(|| e.to_string(), String::from))
         .collect()
+}
+
+/// Coverage (README "Coverage"): a namespace whose zone is associated with more
+/// VPCs — another Region's, a same-CIDR twin, another account's.
+impl Namespace<'_> {
+    /// The namespace's hosted zone id (GetNamespace).
+    pub async fn zone_id(&self) -> String {
+        let namespace = self
+            .aws
+            .servicediscovery()
+            .get_namespace()
+            .id(&self.id)
+            .send()
+            .await
+            .expect("GetNamespace")
+            .namespace
+            .expect("namespace");
+        namespace
+            .properties()
+            .and_then(|p| p.dns_properties())
+            .and_then(|d| d.hosted_zone_id())
+            .expect("hosted zone id")
+            .trim_start_matches("/hostedzone/")
+            .to_string()
+    }
+
+    /// AssociateVPCWithHostedZone: this account's `vpc`, in `region`, with the
+    /// namespace's zone.
+    pub async fn associate_vpc(&self, vpc: &str, region: &str) {
+        associate_vpc(self.aws, &self.zone_id().await, vpc, region).await;
+    }
+
+    /// A VPC of [`OTHER_ACCOUNT`] in us-east-1 (CIDR 127.`net`.0.0/16),
+    /// associated with the namespace's zone the AWS way; its id.
+    pub async fn associate_foreign_vpc(&self, net: u8) -> String {
+        let owner = self.aws.account_sdk(OTHER_ACCOUNT, "us-east-1").await;
+        let vpc = create_vpc(&aws_sdk_ec2::Client::new(&owner), net).await;
+        let zone = self.zone_id().await;
+        self.aws
+            .associate_foreign_vpc(&zone, &owner, &vpc, "us-east-1")
+            .await;
+        vpc
+    }
+}
+
+/// AssociateVPCWithHostedZone: this account's `vpc`, in `region`, with `zone_id`.
+pub(super) async fn associate_vpc(aws: &LocalAws, zone_id: &str, vpc: &str, region: &str) {
+    let association = aws_sdk_route53::types::Vpc::builder()
+        .vpc_id(vpc)
+        .vpc_region(aws_sdk_route53::types::VpcRegion::from(region))
+        .build();
+    aws.route53()
+        .associate_vpc_with_hosted_zone()
+        .hosted_zone_id(zone_id)
+        .vpc(association)
+        .send()
+        .await
+        .expect("AssociateVPCWithHostedZone");
+}
+
+impl Estate<'_> {
+    /// The VPC of `region` (made by the first [`Estate::region_host`] there).
+    pub fn region_vpc(&self, region: &str) -> String {
+        self.region_vpcs[region].clone()
+    }
+
+    /// The staging VPC (the zone's VPC's CIDR, not associated with the zone;
+    /// made by the first [`Estate::staging_host`]).
+    pub fn staging_vpc(&self) -> String {
+        self.staging_vpc.clone().expect("a staging host first")
+    }
+
+    /// A network interface at `ip` of the estate's VPC with no instance (as a
+    /// Fargate task's or a load balancer's), in the subnet of an existing host.
+    pub async fn bare_interface(&self, subnet: u8, ip: Ipv4Addr) {
+        let subnet_id = &self.subnets[&(self.vpc.clone(), subnet)];
+        self.aws
+            .ec2()
+            .create_network_interface()
+            .subnet_id(subnet_id)
+            .private_ip_address(ip.to_string())
+            .send()
+            .await
+            .expect("CreateNetworkInterface");
+    }
 }

@@ -30,6 +30,11 @@ pub struct Demo<'a> {
     /// batch tasks stopped while their records stayed behind.
     pub stopped_task: StartedTask,
     pub stopped_task_no_runtime_id: StartedTask,
+    /// A live host of the zone's second Region (us-west-2), in no cluster here.
+    pub other_region_host: usize,
+    /// web host 4: terminated after its records were written; EC2 no longer
+    /// reports its address, only ECS ties its records to it.
+    pub scaled_in_host: usize,
 }
 
 /// Builds the demo estate on `aws` (which must be fresh: the ids depend on it).
@@ -48,7 +53,9 @@ pub struct Demo<'a> {
 /// - a running instance in no cluster, with a `metrics` record (out of scope);
 /// - two `legacy` records on hosts that do not exist;
 /// - each host's A record (weighted, as agent 1.4+ writes it; host 5's simple, as
-///   older agents did), a TXT and an MX record (foreign).
+///   older agents did), a TXT and an MX record (foreign);
+/// - a host of the zone's DR Region (us-west-2) with a record of its own, and a
+///   `web` host terminated after its records were written ([`coverage_hosts`]).
 pub async fn build(aws: &LocalAws) -> Demo<'_> {
     aws.seed(SEED).await;
     let mut e = Estate::with_net(aws, APEX, NET).await;
@@ -76,6 +83,7 @@ pub async fn build(aws: &LocalAws) -> Demo<'_> {
     e.stop_task(&stopped_task).await;
     e.stop_task(&stopped_task_no_runtime_id).await;
     e.terminate(h3).await;
+    let (other_region_host, scaled_in_host) = coverage_hosts(&mut e, &web).await;
 
     Demo {
         estate: e,
@@ -84,6 +92,8 @@ pub async fn build(aws: &LocalAws) -> Demo<'_> {
         running_task,
         stopped_task,
         stopped_task_no_runtime_id,
+        other_region_host,
+        scaled_in_host,
     }
 }
 
@@ -147,6 +157,32 @@ async fn batch_tasks(e: &mut Estate<'_>, h4: usize) -> (StartedTask, StartedTask
         Some(("deleted", "task-gone")),
     );
     (stopped_task, stopped_task_no_runtime_id)
+}
+
+/// What "Coverage" (README) is about: a host of the zone's DR Region, us-west-2,
+/// whose records are kept (EC2 is read there too); and a host of `web` named by
+/// its address, terminated after its records were written: EC2 no longer reports
+/// its address, but ECS ties its task's container to it, so its records are
+/// `instance-gone`, its host A record with them.
+async fn coverage_hosts(e: &mut Estate<'_>, web: &str) -> (usize, usize) {
+    let dr = e.region_host("us-west-2", 8, 41).await;
+    let dr_dns = e.hosts[dr].dns.clone();
+    e.srv_raw(
+        "calc",
+        &dr_dns,
+        32768,
+        Some("0d0d0d0d0d0d"),
+        Some(("kept", "out-of-scope")),
+    );
+    e.host_a(dr, Some(("kept", "healthy")));
+
+    let scaled_in = e.host(Some(web), 1, 14).await;
+    let t = e.task(scaled_in, "calc", HOUR, Behaviour::Healthy).await;
+    e.srv("calc", scaled_in, &t, Some(("deleted", "instance-gone")));
+    e.host_a(scaled_in, Some(("deleted", "instance-gone")));
+    e.commit().await;
+    e.terminate(scaled_in).await;
+    (dr, scaled_in)
 }
 
 /// Records outside the clusters: a `metrics` record on host `h5` (in no

@@ -47,6 +47,8 @@ pub struct Estate<'a> {
     pub(super) vpc: String,
     /// A second VPC with the same CIDR that the zone is not associated with.
     pub(super) staging_vpc: Option<String>,
+    /// VPCs of other Regions associated with the zone, by Region.
+    pub(super) region_vpcs: HashMap<String, String>,
     pub(super) subnets: HashMap<(String, u8), String>,
     pub(super) pending: Vec<(ResourceRecordSet, Option<Expect>)>,
     pub written: Vec<Written>,
@@ -57,9 +59,8 @@ pub struct Estate<'a> {
 }
 
 /// A VPC of CIDR 127.`net`.0.0/16.
-async fn create_vpc(aws: &LocalAws, net: u8) -> String {
-    aws.ec2()
-        .create_vpc()
+pub(super) async fn create_vpc(ec2: &aws_sdk_ec2::Client, net: u8) -> String {
+    ec2.create_vpc()
         .cidr_block(format!("127.{net}.0.0/16"))
         .send()
         .await
@@ -108,7 +109,7 @@ impl<'a> Estate<'a> {
 
     /// An estate on 127.`net`.0.0/16 (below 20: reserved for fixed estates).
     pub async fn with_net(aws: &'a LocalAws, apex: &str, net: u8) -> Estate<'a> {
-        let vpc = create_vpc(aws, net).await;
+        let vpc = create_vpc(&aws.ec2(), net).await;
         let zone_id = create_zone(aws, apex, net, &vpc).await;
         Estate {
             aws,
@@ -117,6 +118,7 @@ impl<'a> Estate<'a> {
             zone_id,
             vpc,
             staging_vpc: None,
+            region_vpcs: HashMap::new(),
             subnets: HashMap::new(),
             pending: Vec::new(),
             written: Vec::new(),
@@ -159,7 +161,7 @@ impl<'a> Estate<'a> {
         let vpc = match &self.staging_vpc {
             Some(v) => v.clone(),
             None => {
-                let v = create_vpc(self.aws, self.net).await;
+                let v = create_vpc(&self.aws.ec2(), self.net).await;
                 self.staging_vpc = Some(v.clone());
                 v
             }
@@ -168,9 +170,10 @@ impl<'a> Estate<'a> {
     }
 
     async fn host_in(&mut self, vpc: &str, cluster: Option<&str>, subnet: u8, last: u8) -> usize {
-        let subnet_id = self.subnet(vpc, subnet).await;
+        let ec2 = self.aws.ec2();
+        let subnet_id = self.subnet(&ec2, vpc, subnet).await;
         let ip = Ipv4Addr::new(127, self.net, subnet, last);
-        let (instance_id, dns) = self.run_instance(&subnet_id, ip).await;
+        let (instance_id, dns) = run_instance(&ec2, &subnet_id, ip).await;
         let container_instance_arn = match cluster {
             Some(cluster) => self.register(cluster, &instance_id, ip).await,
             None => None,
@@ -186,13 +189,16 @@ impl<'a> Estate<'a> {
     }
 
     /// The subnet 127.<net>.`subnet`.0/24 of `vpc`, created on first use.
-    async fn subnet(&mut self, vpc: &str, subnet: u8) -> String {
+    pub(super) async fn subnet(
+        &mut self,
+        ec2: &aws_sdk_ec2::Client,
+        vpc: &str,
+        subnet: u8,
+    ) -> String {
         if let Some(id) = self.subnets.get(&(vpc.to_string(), subnet)) {
             return id.clone();
         }
-        let id = self
-            .aws
-            .ec2()
+        let id = ec2
             .create_subnet()
             .vpc_id(vpc)
             .cidr_block(format!("127.{}.{subnet}.0/24", self.net))
@@ -205,30 +211,6 @@ impl<'a> Estate<'a> {
             .to_string();
         self.subnets.insert((vpc.to_string(), subnet), id.clone());
         id
-    }
-
-    /// Runs one EC2 instance at `ip`; its instance id and private DNS name.
-    async fn run_instance(&self, subnet_id: &str, ip: Ipv4Addr) -> (String, String) {
-        let out = self
-            .aws
-            .ec2()
-            .run_instances()
-            .image_id("ami-12345678")
-            .instance_type(aws_sdk_ec2::types::InstanceType::M5Large)
-            .min_count(1)
-            .max_count(1)
-            .subnet_id(subnet_id)
-            .private_ip_address(ip.to_string())
-            .send()
-            .await
-            .expect("RunInstances");
-        let instance = &out.instances()[0];
-        let instance_id = instance.instance_id().expect("instance id").to_string();
-        let dns = instance
-            .private_dns_name()
-            .expect("private dns")
-            .to_string();
-        (instance_id, dns)
     }
 
     /// Registers EC2 instance `instance_id` (at `ip`) as a container instance of
@@ -356,4 +338,30 @@ impl Drop for Estate<'_> {
             l.abort();
         }
     }
+}
+
+/// Runs one EC2 instance at `ip`; its instance id and private DNS name.
+pub(super) async fn run_instance(
+    ec2: &aws_sdk_ec2::Client,
+    subnet_id: &str,
+    ip: Ipv4Addr,
+) -> (String, String) {
+    let out = ec2
+        .run_instances()
+        .image_id("ami-12345678")
+        .instance_type(aws_sdk_ec2::types::InstanceType::M5Large)
+        .min_count(1)
+        .max_count(1)
+        .subnet_id(subnet_id)
+        .private_ip_address(ip.to_string())
+        .send()
+        .await
+        .expect("RunInstances");
+    let instance = &out.instances()[0];
+    let instance_id = instance.instance_id().expect("instance id").to_string();
+    let dns = instance
+        .private_dns_name()
+        .expect("private dns")
+        .to_string();
+    (instance_id, dns)
 }

@@ -26,6 +26,7 @@ pub mod invoke;
 pub mod listeners;
 pub mod localaws;
 pub mod records;
+pub mod regions;
 pub mod runtime_api;
 pub mod tasks;
 

@@ -56,45 +56,84 @@ pub(super) fn render_cloud_map(o: &mut String, cm: &CloudMap, args: &Args) {
     render_operations(o, cm);
 }
 
-/// GetOperation: how many polls each deregistration took, and why.
+/// The most calls following the deregistrations (ListOperations and
+/// GetOperation) per deregistration, beyond the DeregisterInstance itself.
+pub(crate) const TARGET_FOLLOW_PER_DEREGISTRATION: f64 = 0.05;
+
+/// ListOperations and GetOperation calls of the sweep per deregistration it
+/// submitted; `None` without deregistrations.
+pub(crate) fn follow_per_deregistration(cm: &CloudMap) -> Option<(u64, u64, f64)> {
+    let call = |op: &str| cm.calls.get(op).copied().unwrap_or(0);
+    let deregistrations = call("servicediscovery:DeregisterInstance");
+    let follow = call("servicediscovery:ListOperations") + call("servicediscovery:GetOperation");
+    (deregistrations > 0).then(|| {
+        (
+            follow,
+            deregistrations,
+            follow as f64 / deregistrations as f64,
+        )
+    })
+}
+
+/// The target row: calls following the deregistrations per deregistration.
+pub(crate) fn render_follow_target(o: &mut String, cm: &CloudMap) {
+    let Some((follow, deregistrations, each)) = follow_per_deregistration(cm) else {
+        return;
+    };
+    let ratio = each / TARGET_FOLLOW_PER_DEREGISTRATION;
+    let _ = writeln!(
+        o,
+        "| Cloud Map: ListOperations + GetOperation per deregistration ({follow} for {deregistrations}; ListOperations walks {} operations, {}) | {each:.3} | {TARGET_FOLLOW_PER_DEREGISTRATION} | {ratio:.2} | {} |",
+        cm.operations_held,
+        cm.list_order,
+        crate::report::verdict(ratio)
+    );
+}
+
+/// How the deregistrations were followed: the calls per deregistration, the
+/// observations each operation took, and why.
 fn render_operations(o: &mut String, cm: &CloudMap) {
     let ops: usize = cm.operation_polls.values().sum();
-    let polls = cm
-        .calls
-        .get("servicediscovery:GetOperation")
-        .copied()
-        .unwrap_or(0);
-    if ops == 0 {
+    let Some((follow, deregistrations, each)) = follow_per_deregistration(cm) else {
         return;
-    }
+    };
+    let call = |op: &str| cm.calls.get(op).copied().unwrap_or(0);
     let spread = cm
         .operation_polls
         .iter()
-        .map(|(p, n)| format!("{n} took {}", plural(*p as usize, "poll", "polls")))
+        .map(|(p, n)| {
+            format!(
+                "{n} took {}",
+                plural(*p as usize, "observation", "observations")
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ");
     let local = match cm.pending_statuses.len() {
-        0 => "completes an operation on its first poll".to_string(),
-        1 => format!(
-            "answers the first poll of an operation {} and completes it on the next",
-            cm.pending_statuses[0]
-        ),
+        0 => "completes an operation on its first observation".to_string(),
         n => format!(
-            "answers the first {n} polls of an operation {} and completes it on the next",
-            cm.pending_statuses.join(", ")
+            "answers the first {} of an operation {} and completes it on the next",
+            plural(n, "observation", "observations"),
+            cm.pending_statuses.join(", "),
         ),
     };
     let _ = writeln!(
         o,
-        "\nGetOperation: {polls} polls for {ops} deregistration operations ({:.2} each; {spread}). \
-         The reaper submits every DeregisterInstance first, then polls all the operations together in \
-         rounds, 250 ms, 500 ms, … up to 2 s apart (`deregister_all`, src/aws/deregistration.rs); \
-         the local AWS {local} \
-         (`POST /_localaws/servicediscovery/operations`, default `pending`), so {} each is the \
-         fewest it allows. Cloud Map itself takes seconds to deregister: expect more polls per \
-         operation there.",
-        polls as f64 / ops as f64,
-        plural(cm.pending_statuses.len() + 1, "poll", "polls"),
+        "\nFollowing the deregistrations: {follow} calls for {deregistrations} deregistrations \
+         ({each:.3} each, target ≤ {TARGET_FOLLOW_PER_DEREGISTRATION}): {} ListOperations, {} GetOperation; \
+         {ops} operations ({spread}). The reaper submits every DeregisterInstance first, then follows \
+         them together in rounds 0.5 s, 1 s, then 2 s apart (`deregister_all`, src/aws/deregistration.rs) \
+         with ListOperations filtered to deregistrations updated since the first submission; Cloud Map \
+         pages before it filters, so a round pages until it has seen every operation it follows, and the \
+         next round starts at the page where it saw the first. The local AWS walked the Region's \
+         {} operations (registrations included) **{}** and {local}. Oldest first, the first round pages \
+         through the whole history: the cost grows with the operations the Region holds, not with the \
+         deregistrations; newest first (`--cloud-map-list-order newest-first`), each round reads only the \
+         pages that hold the sweep's operations. AWS documents no order.",
+        call("servicediscovery:ListOperations"),
+        call("servicediscovery:GetOperation"),
+        cm.operations_held,
+        cm.list_order,
     );
 }
 

@@ -37,6 +37,9 @@ pub(super) fn render_targets(o: &mut String, run: &Run, mins: &Minimums) {
     if let Some(storm) = run.storm {
         render_event_target(o, storm);
     }
+    if let Some(cm) = run.cloud_map {
+        super::cloud_map_tables::render_follow_target(o, cm);
+    }
 }
 
 /// Route 53 calls of a warm one-name task-stopped event, the most of them.
