@@ -36,7 +36,8 @@ async fn main() {
         }
         _ => {
             demo::build_cloud_map(&mut built).await;
-            sweep_once(&aws, &zone_id)
+            let report = sweep_once(&aws, &zone_id);
+            println!("{}", coverage_note(&built, &report));
         }
     }
 }
@@ -62,7 +63,7 @@ async fn serve(aws: &LocalAws, zone_id: &str) {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-fn sweep_once(aws: &LocalAws, zone_id: &str) {
+fn sweep_once(aws: &LocalAws, zone_id: &str) -> Value {
     let (code, stdout, stderr) =
         support::run_binary(&["sweep", "--quiet"], &env_for(aws, zone_id), None);
     if code != 0 {
@@ -81,6 +82,46 @@ fn sweep_once(aws: &LocalAws, zone_id: &str) {
         "{}",
         serde_json::to_string_pretty(&report).unwrap_or_default()
     );
+    report
+}
+
+/// What the report shows of coverage (docs/coverage.md): the second Region's
+/// host kept, the scaled-in host's records tied to it through ECS.
+fn coverage_note(built: &demo::Demo<'_>, report: &Value) -> String {
+    let hosts = &built.estate.hosts;
+    let (dr, gone) = (
+        &hosts[built.other_region_host],
+        &hosts[built.scaled_in_host],
+    );
+    let deleted = report["deleted"].as_array().cloned().unwrap_or_default();
+    let of = |dns: &str, address: &str| -> Vec<String> {
+        let targets = |e: &&Value| {
+            let target = e["target"].as_str().unwrap_or_default();
+            target.starts_with(dns) || target == address
+        };
+        deleted
+            .iter()
+            .filter(targets)
+            .map(|e| format!("{} {}", text(&e["type"]), text(&e["reason"])))
+            .collect()
+    };
+    let dr_deleted = of(&dr.dns, &dr.ip.to_string());
+    let tied = of(&gone.dns, &gone.ip.to_string());
+    format!(
+        "Coverage (docs/coverage.md):\n  \
+         {} (a live host of the zone's us-west-2 VPC, EC2 read there too): {}\n  \
+         {} (terminated; EC2 no longer reports its address, ECS ties its task's container id): {}\n",
+        dr.dns,
+        match dr_deleted.is_empty() {
+            true => "its records kept".to_string(),
+            false => format!("deleted {}", dr_deleted.join(", ")),
+        },
+        gone.dns,
+        match tied.is_empty() {
+            true => "nothing deleted".to_string(),
+            false => format!("deleted {}", tied.join(", ")),
+        },
+    )
 }
 
 /// A short human-readable account of a report: the zone, then each Cloud Map
