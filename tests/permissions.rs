@@ -1090,7 +1090,14 @@ fn the_deployment_is_safe() {
     );
     assert_eq!(props["Handler"], "bootstrap", "{id}");
     assert_eq!(props["Runtime"], "provided.al2023", "{id}");
-    assert_eq!(props["Architectures"], serde_json::json!(["arm64"]), "{id}");
+    // The package's architecture, a parameter: arm64 unless it was built for x86_64.
+    let architecture = props["Architectures"][0]["Ref"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{id}: Architectures: [!Ref <parameter>]"));
+    assert_eq!(
+        template["Parameters"][architecture]["Default"], "arm64",
+        "{id}: arm64 by default"
+    );
     assert_eq!(
         props["ReservedConcurrentExecutions"], 1,
         "{id}: one sweep at a time"
