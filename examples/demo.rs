@@ -3,7 +3,7 @@
 //! short summary and the JSON report; everything it started stops with it.
 //!
 //! `cargo run --example demo -- --serve` keeps the estate up for `cargo lambda
-//! watch` / `invoke` (see README); `--write-events DIR` writes the sample events
+//! watch` / `invoke` (see docs/local-aws.md); `--write-events DIR` writes the sample events
 //! for this estate.
 
 #[path = "../tests/support/mod.rs"]

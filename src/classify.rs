@@ -1,5 +1,5 @@
 //! Which record sets the reaper owns: only the shapes the agents really write
-//! (README, "Records it owns"). Everything else is foreign: counted, never changed.
+//! (docs/decisions.md, "Records it owns"). Everything else is foreign: counted, never changed.
 
 use std::net::Ipv4Addr;
 

@@ -1,4 +1,4 @@
-//! Events: which action an incoming JSON event asks for (README, "Events").
+//! Events: which action an incoming JSON event asks for (docs/events.md).
 
 use aws_lambda_events::event::cloudwatch_events::ec2::InstanceStateChange;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;

@@ -1,5 +1,5 @@
 //! The names an agent's records are made of: EC2 private DNS names in both of
-//! EC2's naming schemes, and Docker container ids (README, "Records it owns").
+//! EC2's naming schemes, and Docker container ids (docs/decisions.md, "Records it owns").
 
 use std::fmt;
 use std::net::Ipv4Addr;

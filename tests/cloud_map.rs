@@ -1,4 +1,4 @@
-//! Cloud Map namespaces (README "Cloud Map namespaces") end to end: the real binary against
+//! Cloud Map namespaces (docs/cloud-map.md) end to end: the real binary against
 //! the local AWS, with Cloud Map instances registered as ECS and scripts register
 //! them, EC2 hosts in the namespace's VPC and real listeners on loopback
 //! addresses. Every test checks what is left in Cloud Map (ListInstances,

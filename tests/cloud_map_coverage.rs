@@ -1,4 +1,4 @@
-//! Cloud Map coverage (README "Coverage") end to end: the real binary against the
+//! Cloud Map coverage (docs/coverage.md) end to end: the real binary against the
 //! local AWS. An absence is evidence only where the reaper read everything that
 //! could hold the instance — every Region and account of the namespace's VPCs,
 //! ECS listings as well as describes — and the guard counts only what a sweep

@@ -1,4 +1,4 @@
-//! Following Cloud Map deregistrations (README "Cloud Map namespaces") end to
+//! Following Cloud Map deregistrations (docs/cloud-map.md) end to
 //! end: DeregisterInstance is asynchronous, and the reaper follows its
 //! operations with ListOperations — one call answers for up to 100 — not one
 //! GetOperation each. The local AWS lists operations a page at a time before it

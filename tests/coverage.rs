@@ -1,4 +1,4 @@
-//! An absence is evidence only where the reaper looked (README, "Coverage"): a
+//! An absence is evidence only where the reaper looked (docs/coverage.md): a
 //! zone shared by two Regions, another account's VPC, ECS answering with its
 //! eventual consistency, a scale-in EC2 has half forgotten, a host that moved to
 //! a cluster `ECS_CLUSTERS` leaves out — and the events, which must keep whatever

@@ -1,4 +1,4 @@
-//! Property tests of the events against the sweep (README, "Coverage"): for random
+//! Property tests of the events against the sweep (docs/coverage.md): for random
 //! estates — instances live, gone or forgotten by EC2, registered once, twice or
 //! not at all, tasks running, starting or stopped — an event never deletes a
 //! record that a sweep of the same estate would keep. Each event judges what it

@@ -1,4 +1,4 @@
-//! The Lambda runtime path, for real (README "Events", "Report", "Command line"): the built binary runs with
+//! The Lambda runtime path, for real (docs/events.md; docs/operations.md, "Reading the report", "The command line"): the built binary runs with
 //! no subcommand and `AWS_LAMBDA_RUNTIME_API` pointing at a minimal Lambda Runtime
 //! API (`support::runtime_api`), against the local AWS (moto) and an estate with
 //! real listeners on loopback addresses.
@@ -420,7 +420,7 @@ async fn a_deadline_in_the_past_means_no_deadline() {
     let _ = f.stop().await;
 }
 
-/// README "Configuration", "Command line": with a bad configuration the function refuses to start, naming
+/// README "Configuration", docs/operations.md "The command line": with a bad configuration the function refuses to start, naming
 /// the variable, with exit status 2 — it never takes an invocation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_configuration_refuses_to_start_in_lambda_mode() {
@@ -452,7 +452,7 @@ async fn a_bad_configuration_refuses_to_start_in_lambda_mode() {
 /// Case 5, AWS side: the deadline bounds the inventory read too. ECS accepts
 /// connections and never answers (the SDK would wait 30 s per attempt, five
 /// attempts); with 6 s left the function must still reply before the deadline,
-/// incomplete, saying why, having deleted nothing (README "Report": `complete` is false
+/// incomplete, saying why, having deleted nothing (docs/operations.md "Reading the report": `complete` is false
 /// when the sweep stopped early because the Lambda deadline was near). A reply
 /// that comes after the deadline is one Lambda never delivers: the invocation
 /// times out with no report at all.

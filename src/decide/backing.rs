@@ -1,5 +1,5 @@
 //! Which running task backs a record, on which port, and whether it is still in
-//! its grace period ("Backs" and "grace" in the README).
+//! its grace period ("Backs" and "grace" in docs/decisions.md).
 
 use std::time::{Duration, SystemTime};
 
@@ -68,7 +68,7 @@ fn declared_port(
         .find_map(|(port, name)| name.eq_ignore_ascii_case(service).then_some(port))
 }
 
-/// The host port to check for a CNAME record's service (README, declared port).
+/// The host port to check for a CNAME record's service (docs/decisions.md, declared port).
 /// The reference agent names a container port in `SERVICE_<p>_NAME`: check the
 /// host port bound to it. The CNAME fork registers only static mappings and names
 /// them by host port: when a binding's host port is `<p>`, check `<p>`. With no
@@ -104,7 +104,7 @@ fn declared_host_port(
     }
 }
 
-/// The task and port backing a record on one host ("Backs", README): a running
+/// The task and port backing a record on one host ("Backs", docs/decisions.md): a running
 /// container whose runtime id matches the record's container id, whether or not
 /// ECS shows its `SERVICE_<p>_NAME` (it may come from the image, an environment
 /// file or a secret). A SRV record without a container id, or whose container ECS

@@ -73,7 +73,7 @@ pub struct RegistryContext<'a> {
 }
 
 /// Judges each instance from ECS and EC2 alone (the first pass of the decision
-/// table, README "Cloud Map namespaces").
+/// table, docs/cloud-map.md).
 pub fn assess_instances(
     instances: &[OwnedInstance],
     context: &RegistryContext,

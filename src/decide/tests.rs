@@ -1,4 +1,4 @@
-//! Table-driven tests of the decisions (README, "What a sweep decides"): one row
+//! Table-driven tests of the decisions (docs/decisions.md, "What a sweep decides"): one row
 //! per rule.
 
 use std::collections::{BTreeSet, HashMap};

@@ -1,4 +1,4 @@
-//! Ties through ECS ("Coverage", README): positive evidence that outlives EC2's
+//! Ties through ECS (docs/coverage.md): positive evidence that outlives EC2's
 //! memory of an address.
 //!
 //! EC2 deletes a terminated instance's network interface: from then on it reports

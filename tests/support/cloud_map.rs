@@ -1,4 +1,4 @@
-//! Cloud Map on the local AWS (README "Cloud Map namespaces"): a private DNS namespace in an estate's
+//! Cloud Map on the local AWS (docs/cloud-map.md): a private DNS namespace in an estate's
 //! VPC, its services, instances registered the way ECS registers a task and the
 //! way scripts register an EC2 host, the registry read back (instances, custom
 //! health, deregistration operations), and the real binary run against it.
@@ -755,7 +755,7 @@ pub fn errors(v: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Coverage (README "Coverage"): a namespace whose zone is associated with more
+/// Coverage (docs/coverage.md): a namespace whose zone is associated with more
 /// VPCs — another Region's, a same-CIDR twin, another account's.
 impl Namespace<'_> {
     /// The namespace's hosted zone id (GetNamespace).

@@ -159,7 +159,7 @@ async fn batch_tasks(e: &mut Estate<'_>, h4: usize) -> (StartedTask, StartedTask
     (stopped_task, stopped_task_no_runtime_id)
 }
 
-/// What "Coverage" (README) is about: a host of the zone's DR Region, us-west-2,
+/// What docs/coverage.md is about: a host of the zone's DR Region, us-west-2,
 /// whose records are kept (EC2 is read there too); and a host of `web` named by
 /// its address, terminated after its records were written: EC2 no longer reports
 /// its address, but ECS ties its task's container to it, so its records are

@@ -1,6 +1,6 @@
 //! Estates that span Regions and accounts: a zone associated with a VPC of a DR
-//! Region whose agents write into it, or with another account's VPC (README,
-//! "Coverage").
+//! Region whose agents write into it, or with another account's VPC
+//! (docs/coverage.md).
 
 use std::net::Ipv4Addr;
 

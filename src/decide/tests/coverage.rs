@@ -1,4 +1,4 @@
-//! Rows for "Coverage" (README): records tied through ECS to a gone instance,
+//! Rows for docs/coverage.md: records tied through ECS to a gone instance,
 //! hosts registered in a cluster `ECS_CLUSTERS` leaves out, and the events judged
 //! by the sweep's judge on what they read.
 
