@@ -475,17 +475,59 @@ async fn a_hanging_aws_call_does_not_run_the_sweep_past_the_deadline() {
         }
     });
 
-    let mut api = RuntimeApi::start().await;
-    let f = start_function(
-        &aws,
-        &e,
-        &api,
-        &[
-            ("AWS_ENDPOINT_URL_ECS", silent_url.as_str()),
-            ("MAX_DELETE_PERCENT", "100"),
-        ],
+    let env = [("AWS_ENDPOINT_URL_ECS", silent_url.as_str())];
+    let report = sweep_within(&aws, &e, &env, Duration::from_secs(6), "the ECS call").await;
+    silent_task.abort();
+    assert!(
+        errors(&report).iter().any(|m| m.contains("deadline")),
+        "errors say the deadline stopped it: {report}"
     );
-    let budget = Duration::from_secs(6);
+    assert_eq!(report["deleted"], json!([]), "{report}");
+    assert_eq!(sorted(e.zone().await), before, "nothing deleted");
+}
+
+/// Case 5, the writes: Route 53 takes the deletion and does not answer for a
+/// minute (the SDK would wait up to 5 × its timeout). Every write's attempts and
+/// timeouts come from the time left, so the function still replies before the
+/// deadline: incomplete, the deletion not reported as made, and `errors` naming
+/// the write that did not finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_write_does_not_run_the_sweep_past_the_deadline() {
+    let aws = LocalAws::start().await;
+    let mut e = Estate::new(&aws, "slowwrite.internal").await;
+    let _unknown = small_estate(&mut e).await;
+    aws.faults(json!([{
+        "service": "route53",
+        "operation": "ChangeResourceRecordSets",
+        "delay_ms": 60_000,
+        "count": -1
+    }]))
+    .await;
+
+    let report = sweep_within(&aws, &e, &[], Duration::from_secs(8), "the Route 53 write").await;
+    assert_eq!(report["deleted"], json!([]), "{report}");
+    assert!(
+        errors(&report)
+            .iter()
+            .any(|m| m.contains("ChangeResourceRecordSets")),
+        "errors name the write that did not finish: {report}"
+    );
+}
+
+/// Runs one scheduled sweep through the Runtime API with `budget` left and
+/// asserts that the reply came before the deadline and says it is incomplete;
+/// the report. `waiting_on` names what a late reply would still be waiting for.
+async fn sweep_within(
+    aws: &LocalAws,
+    e: &Estate<'_>,
+    extra_env: &[(&str, &str)],
+    budget: Duration,
+    waiting_on: &str,
+) -> Value {
+    let mut api = RuntimeApi::start().await;
+    let mut env = vec![("MAX_DELETE_PERCENT", "100")];
+    env.extend_from_slice(extra_env);
+    let f = start_function(aws, e, &api, &env);
     let id = api.push(scheduled_event(), Deadline::In(budget));
     // Bounded: a reply later than this is a failure anyway.
     let wait = budget + Duration::from_secs(5);
@@ -493,11 +535,10 @@ async fn a_hanging_aws_call_does_not_run_the_sweep_past_the_deadline() {
         let (_, stderr) = f.output_so_far();
         panic!(
             "no reply within {wait:?} of queueing the event with a {budget:?} deadline: the sweep is still \
-             waiting on the ECS call, past the deadline (Lambda would kill it with no report)\n\
+             waiting on {waiting_on}, past the deadline (Lambda would kill it with no report)\n\
              --- function stderr ---\n{stderr}"
         );
     };
-    silent_task.abort();
     let took = outcome
         .received
         .duration_since(outcome.handed_out)
@@ -511,15 +552,15 @@ async fn a_hanging_aws_call_does_not_run_the_sweep_past_the_deadline() {
         Posted::Error { body, .. } => panic!("error {body}"),
     };
     assert_eq!(report["complete"], false, "{report}");
-    assert!(
-        report["errors"]
-            .as_array()
-            .expect("errors")
-            .iter()
-            .any(|m| m.as_str().is_some_and(|m| m.contains("deadline"))),
-        "errors say the deadline stopped it: {report}"
-    );
-    assert_eq!(report["deleted"], json!([]), "{report}");
-    assert_eq!(sorted(e.zone().await), before, "nothing deleted");
     let _ = f.stop().await;
+    report
+}
+
+fn errors(report: &Value) -> Vec<String> {
+    report["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.as_str().map(String::from))
+        .collect()
 }

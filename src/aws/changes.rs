@@ -103,6 +103,9 @@ async fn delete_batch(
             Err(BatchError::Other(message)) => batch
                 .iter()
                 .for_each(|&i| outcomes[i] = WriteOutcome::Failed(message.clone())),
+            Err(BatchError::Unanswered(message)) => batch
+                .iter()
+                .for_each(|&i| outcomes[i] = WriteOutcome::Unconfirmed(message.clone())),
         }
     }
 }
@@ -152,6 +155,9 @@ fn split_messages(message: &str) -> Vec<&str> {
 enum BatchError {
     /// InvalidChangeBatch: some change does not apply; Route 53's messages.
     Rejected(Vec<String>),
+    /// Sent, but cut off by the deadline's timeouts before Route 53 answered:
+    /// the change may still be applied.
+    Unanswered(String),
     Other(String),
 }
 
@@ -206,6 +212,12 @@ async fn send(
                 DisplayErrorContext(other)
             ))),
         },
+        Err(e @ SdkError::TimeoutError(_)) => Err(BatchError::Unanswered(format!(
+            "deadline near: route53:ChangeResourceRecordSets did not answer in the time left ({}); \
+             Route 53 may still apply the deletion of {} record set(s), not reported as deleted",
+            DisplayErrorContext(&e),
+            batch.len()
+        ))),
         Err(e) => Err(BatchError::Other(format!(
             "route53:ChangeResourceRecordSets failed: {}",
             DisplayErrorContext(&e)

@@ -339,8 +339,9 @@ pub enum WriteOutcome {
     Failed(String),
     /// Not attempted: the sweep ran out of time.
     Skipped,
-    /// Accepted, but not seen through before the deadline (a Cloud Map
-    /// deregistration whose operation was still in progress).
+    /// Sent, but not seen through before the deadline: a Route 53 change that
+    /// did not answer in the time left, a Cloud Map deregistration whose
+    /// operation was still in progress. It may still take effect.
     Unconfirmed(String),
 }
 

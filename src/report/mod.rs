@@ -174,7 +174,7 @@ pub(crate) fn record_outcomes<T>(
                 Some(WriteOutcome::Failed(message)) => add_error(tally.errors, message),
                 Some(WriteOutcome::Unconfirmed(message)) => {
                     *tally.complete = false;
-                    tally.errors.push(message.clone());
+                    add_error(tally.errors, message);
                 }
                 Some(WriteOutcome::Vanished | WriteOutcome::Skipped) | None => {}
             },

@@ -102,6 +102,12 @@ async fn submit(
                 return Err(failed(&DisplayErrorContext(&e)));
             }
         },
+        Err(e @ SdkError::TimeoutError(_)) => {
+            return Err(WriteOutcome::Unconfirmed(format!(
+                "deadline near: {what} did not answer in the time left ({}); Cloud Map may still deregister it",
+                DisplayErrorContext(&e)
+            )))
+        }
         Err(e) => return Err(failed(&DisplayErrorContext(&e))),
     };
     operation.filter(|o| !o.is_empty()).ok_or_else(|| {
