@@ -40,9 +40,10 @@ mod register;
 #[path = "cloud_map/verify.rs"]
 mod verify;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use aws_sdk_ecs::types::DesiredStatus;
 use ecs_dns_reaper::aws::ec2::{describe_instances, InstanceQuery};
 
 use super::minimum::{pages, Minimums};
@@ -64,6 +65,7 @@ const MAX_INSTANCES: usize = 10_000;
 const SD_PAGE: usize = 100;
 const EC2_PAGE: usize = 1000;
 const ECS_DESCRIBE: usize = 100;
+const ECS_PAGE: usize = 100;
 
 /// What the sweep must do with an instance the bench registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +96,9 @@ pub(super) struct CmBuilt {
     pub instances: Vec<CmInstance>,
     /// ECS task ids registered (running, stopped, unknown), by cluster.
     pub tasks_per_cluster: BTreeMap<String, usize>,
+    /// The clusters with task ids ECS never knew: DescribeTasks answers
+    /// `MISSING` there, and the sweep lists them to confirm the absence.
+    pub clusters_with_unknown_tasks: BTreeSet<String>,
     /// Tasks started for the namespace (running and then stopped).
     pub tasks_started: usize,
     pub hosts: ScriptHosts,
@@ -119,6 +124,9 @@ pub(super) struct CloudMap {
     /// EC2 instances of the Region and network interfaces of the VPC at the sweep.
     pub ec2_instances: usize,
     pub network_interfaces: usize,
+    /// The tasks ListTasks shows in each cluster with unknown task ids, desired
+    /// RUNNING and STOPPED, at the sweep: (cluster, running, stopped).
+    pub task_listings: Vec<(String, usize, usize)>,
     /// CPU seconds the local AWS and the listeners (this process) used alongside.
     pub localaws_cpu_s: Option<f64>,
     pub listeners_cpu_s: f64,
@@ -165,6 +173,7 @@ pub(super) async fn run<'a>(
         built.build_secs
     );
     let (ec2_instances, network_interfaces) = ec2_counts(aws).await;
+    let task_listings = task_listings(aws, &built.clusters_with_unknown_tasks).await;
 
     let mut env = aws.env();
     env.push(("CLOUD_MAP_NAMESPACES", NAMESPACE.to_string()));
@@ -205,6 +214,7 @@ pub(super) async fn run<'a>(
         calls,
         ec2_instances,
         network_interfaces,
+        task_listings,
         localaws_cpu_s: after.localaws.zip(before.localaws).map(|(a, b)| a - b),
         listeners_cpu_s: after.own - before.own,
         operation_polls,
@@ -230,6 +240,42 @@ async fn operations_held(aws: &LocalAws) -> usize {
             None => return held,
         }
     }
+}
+
+/// For each of `clusters`: how many tasks ListTasks shows desired RUNNING and
+/// desired STOPPED (what the sweep pages through to confirm a `MISSING` task).
+async fn task_listings(aws: &LocalAws, clusters: &BTreeSet<String>) -> Vec<(String, usize, usize)> {
+    let ecs = aws.ecs();
+    let mut out = Vec::new();
+    for cluster in clusters {
+        let mut counts = [0usize; 2];
+        for (n, status) in [DesiredStatus::Running, DesiredStatus::Stopped]
+            .into_iter()
+            .enumerate()
+        {
+            let mut token = None;
+            loop {
+                let Ok(page) = ecs
+                    .list_tasks()
+                    .cluster(cluster)
+                    .desired_status(status.clone())
+                    .max_results(100)
+                    .set_next_token(token)
+                    .send()
+                    .await
+                else {
+                    break;
+                };
+                counts[n] += page.task_arns().len();
+                match page.next_token() {
+                    Some(next) => token = Some(next.to_string()),
+                    None => break,
+                }
+            }
+        }
+        out.push((cluster.clone(), counts[0], counts[1]));
+    }
+    out
 }
 
 /// EC2 instances of the Region (what the sweep's DescribeInstances pages through)
@@ -319,6 +365,23 @@ pub(super) fn minimum_calls(cm: &CloudMap, dry_run: bool) -> Minimums {
         format!(
             "Σ ⌈({}) task ids / {ECS_DESCRIBE}⌉ per cluster",
             join(&tasks)
+        ),
+    );
+    let listings = &cm.task_listings;
+    put(
+        "ecs:ListTasks",
+        listings
+            .iter()
+            .map(|(_, running, stopped)| pages(*running, ECS_PAGE) + pages(*stopped, ECS_PAGE))
+            .sum(),
+        format!(
+            "to confirm a MISSING task: Σ ⌈running / {ECS_PAGE}⌉ + ⌈stopped / {ECS_PAGE}⌉ over the {} cluster(s) with unknown task ids ({})",
+            listings.len(),
+            listings
+                .iter()
+                .map(|(_, r, s)| format!("{r} + {s}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     );
     put(

@@ -117,6 +117,13 @@ fn ecs_ec2_minimums(min: &mut Minimums, built: &Built) {
             format!("⌈{} instances / {EC2_PAGE}⌉", built.instances),
         ),
     );
+    min.insert(
+        "ec2:DescribeVpcs".to_string(),
+        (
+            1,
+            "the zone's VPCs, one Region: can this account read them".to_string(),
+        ),
+    );
 }
 
 /// Σ over the clusters of their `counts` in calls of `per`: pages of a listing

@@ -4,7 +4,7 @@
 //! script registrations on EC2 hosts of the estate's VPC (running, with real
 //! listeners; terminated) and on addresses nothing has.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -46,6 +46,7 @@ pub(super) async fn build<'a>(
         registrations: Vec::new(),
         instances: Vec::new(),
         tasks_per_cluster: BTreeMap::new(),
+        clusters_with_unknown_tasks: BTreeSet::new(),
         tasks_started: 0,
         listeners: 0,
     };
@@ -61,6 +62,7 @@ pub(super) async fn build<'a>(
         plans,
         instances: b.instances,
         tasks_per_cluster: b.tasks_per_cluster,
+        clusters_with_unknown_tasks: b.clusters_with_unknown_tasks,
         tasks_started: b.tasks_started,
         hosts,
         listeners: b.listeners,
@@ -81,6 +83,7 @@ struct Builder {
     registrations: Vec<Registration>,
     instances: Vec<CmInstance>,
     tasks_per_cluster: BTreeMap<String, usize>,
+    clusters_with_unknown_tasks: BTreeSet<String>,
     tasks_started: usize,
     listeners: usize,
 }
@@ -182,6 +185,9 @@ impl Builder {
             }
             *self.tasks_per_cluster.entry(cluster.clone()).or_default() +=
                 p.running + p.stopped + p.task_unknown;
+            if p.task_unknown > 0 {
+                self.clusters_with_unknown_tasks.insert(cluster.clone());
+            }
         }
         for chunk in backdate.chunks(500) {
             aws.control(

@@ -122,7 +122,7 @@ fn render_operations(o: &mut String, cm: &CloudMap) {
         "\nFollowing the deregistrations: {follow} calls for {deregistrations} deregistrations \
          ({each:.3} each, target ≤ {TARGET_FOLLOW_PER_DEREGISTRATION}): {} ListOperations, {} GetOperation; \
          {ops} operations ({spread}). The reaper submits every DeregisterInstance first, then follows \
-         them together in rounds 0.5 s, 1 s, then 2 s apart (`deregister_all`, src/aws/deregistration.rs) \
+         them together in rounds 0.5 s, 1 s, then 2 s apart (`deregister_all`, src/aws/deregistration/) \
          with ListOperations filtered to deregistrations updated since the first submission; Cloud Map \
          pages before it filters, so a round pages until it has seen every operation it follows, and the \
          next round starts at the page where it saw the first. The local AWS walked the Region's \
