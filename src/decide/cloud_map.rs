@@ -10,8 +10,12 @@
 //! with it), a passing one marks it `HEALTHY` again; it is deregistered only on
 //! `instance-gone` or `host-unknown`.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::time::SystemTime;
+
+mod marks;
+
+use marks::{changes, keep_one_answering};
 
 use super::backing::in_grace;
 use super::estate::Estate;
@@ -299,53 +303,6 @@ pub fn decide_instances(
     plan
 }
 
-/// Last-record protection for `UNHEALTHY` marks: a service whose every instance
-/// would be deregistered or unhealthy after this sweep keeps one instance
-/// unmarked (the first by id), so that it still answers.
-fn keep_one_answering(plan: &mut RegistryPlan, listing: &RegistryListing) {
-    let key = |service: &str, id: &str| (service.to_string(), id.to_string());
-    let deleting: HashSet<(String, String)> = plan
-        .plan
-        .deletions()
-        .map(|p| key(&p.item.service_id, &p.item.id))
-        .collect();
-    let status_after = |service: &str, id: &str, updates: &[HealthUpdate]| {
-        let update = updates
-            .iter()
-            .find(|u| u.service_id == service && u.instance_id == id);
-        match update {
-            Some(u) => Some(u.status),
-            None => listing.health.get(&key(service, id)).copied(),
-        }
-    };
-    let marked: BTreeSet<String> = plan
-        .health_updates
-        .iter()
-        .filter(|u| u.status == HealthStatus::Unhealthy)
-        .map(|u| u.service_id.clone())
-        .collect();
-    for service in marked {
-        let answering = listing
-            .instances
-            .iter()
-            .filter(|r| r.service_id == service && !deleting.contains(&key(&service, &r.id)))
-            .filter(|r| {
-                status_after(&service, &r.id, &plan.health_updates) != Some(HealthStatus::Unhealthy)
-            })
-            .count();
-        if answering == 0 {
-            let spared = plan
-                .health_updates
-                .iter()
-                .filter(|u| u.service_id == service && u.status == HealthStatus::Unhealthy)
-                .map(|u| u.instance_id.clone())
-                .min();
-            plan.health_updates
-                .retain(|u| !(u.service_id == service && Some(&u.instance_id) == spared.as_ref()));
-        }
-    }
-}
-
 /// One checked instance's decision, how its check failed, and the custom
 /// health status to set, if the service has custom health and the check changes it.
 fn checked(
@@ -412,16 +369,6 @@ pub fn decide_task_stopped_instance(
     RegistryPlan {
         plan: super::event_plan(vec![planned], 1, settings),
         health_updates: Vec::new(),
-    }
-}
-
-/// Whether setting `to` changes what Cloud Map says: `UNHEALTHY` unless it says
-/// so already; `HEALTHY` only to undo an `UNHEALTHY` (an instance Cloud Map has
-/// never been told about starts healthy, or as `AWS_INIT_HEALTH_STATUS` said).
-fn changes(now: Option<HealthStatus>, to: HealthStatus) -> bool {
-    match to {
-        HealthStatus::Unhealthy => now != Some(HealthStatus::Unhealthy),
-        _ => now == Some(HealthStatus::Unhealthy),
     }
 }
 
