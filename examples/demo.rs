@@ -1,6 +1,7 @@
 //! `make demo`: a local AWS with a small realistic estate (a Route 53 zone of
-//! agent records and a Cloud Map namespace), one sweep by the real binary, a
-//! short summary and the JSON report; everything it started stops with it.
+//! agent records and a Cloud Map namespace), a dry run by the real binary printed
+//! as its text plan, then the real sweep and its JSON report; everything it
+//! started stops with it.
 //!
 //! `cargo run --example demo -- --serve` keeps the estate up for `cargo lambda
 //! watch` / `invoke` (see docs/local-aws.md); `--write-events DIR` writes the sample events
@@ -63,13 +64,25 @@ async fn serve(aws: &LocalAws, zone_id: &str) {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// The sweep the operator would make: first a dry run, printed as the text
+/// plan (the product's own printer, `--output text`), then the real sweep, whose
+/// JSON report is printed and returned.
 fn sweep_once(aws: &LocalAws, zone_id: &str) -> Value {
-    let (code, stdout, stderr) =
-        support::run_binary(&["sweep", "--quiet"], &env_for(aws, zone_id), None);
-    if code != 0 {
-        eprintln!("ecs-dns-reaper sweep exited {code}:\n{stderr}");
-        std::process::exit(1);
-    }
+    let env = env_for(aws, zone_id);
+    let run = |args: &[&str]| {
+        let (code, stdout, stderr) = support::run_binary(args, &env, None);
+        if code != 0 {
+            eprintln!("ecs-dns-reaper {} exited {code}:\n{stderr}", args.join(" "));
+            std::process::exit(1);
+        }
+        stdout
+    };
+    println!("$ ecs-dns-reaper sweep --dry-run\n");
+    print!(
+        "{}",
+        run(&["sweep", "--dry-run", "--output", "text", "--quiet"])
+    );
+    let stdout = run(&["sweep", "--output", "json", "--quiet"]);
     let report: Value = match serde_json::from_str(&stdout) {
         Ok(r) => r,
         Err(e) => {
@@ -77,7 +90,7 @@ fn sweep_once(aws: &LocalAws, zone_id: &str) -> Value {
             std::process::exit(1);
         }
     };
-    println!("{}", summary(&report));
+    println!("\n$ ecs-dns-reaper sweep --output json\n");
     println!(
         "{}",
         serde_json::to_string_pretty(&report).unwrap_or_default()
@@ -124,147 +137,6 @@ fn coverage_note(built: &demo::Demo<'_>, report: &Value) -> String {
     )
 }
 
-/// A short human-readable account of a report: the zone, then each Cloud Map
-/// namespace.
-fn summary(r: &Value) -> String {
-    let mut out = String::new();
-    if r["hosted_zone_id"].is_string() {
-        out.push_str(&zone_summary(r));
-    }
-    for namespace in r["cloud_map"].as_array().into_iter().flatten() {
-        out.push_str(&namespace_summary(namespace));
-    }
-    if let Some(errors) = r["errors"].as_array().filter(|e| !e.is_empty()) {
-        out.push_str(&format!("  errors   {}\n", errors.len()));
-        for e in errors {
-            out.push_str(&format!("    - {}\n", e.as_str().unwrap_or("?")));
-        }
-    }
-    out
-}
-
-fn n(v: &Value) -> u64 {
-    v.as_u64().unwrap_or(0)
-}
-
 fn text(v: &Value) -> &str {
     v.as_str().unwrap_or("?")
-}
-
-fn guard_line(guard: &Value, of: &str) -> String {
-    format!(
-        "  guard    {} ({} negative-evidence candidates of {} owned {of}, limit {}%)\n",
-        if guard["tripped"] == true {
-            "TRIPPED"
-        } else {
-            "not tripped"
-        },
-        n(&guard["negative"]),
-        n(&guard["owned"]),
-        n(&guard["limit_percent"]),
-    )
-}
-
-/// A `deleted`, `deregistered` or `held` list: its length, then one line an
-/// entry with its reason, the two fields `what` names, its target and, for a
-/// held one, the reason decided.
-fn entries(label: &str, list: &Value, what: [&str; 2]) -> String {
-    let list = list.as_array().cloned().unwrap_or_default();
-    let mut out = format!("  {label} {}\n", list.len());
-    for e in &list {
-        let decided = match e.get("decided") {
-            Some(d) => format!(" (decided: {})", text(d)),
-            None => String::new(),
-        };
-        out.push_str(&format!(
-            "    - {:<14} {} {} -> {}{decided}\n",
-            text(&e["reason"]),
-            text(&e[what[0]]),
-            text(&e[what[1]]),
-            text(&e["target"]),
-        ));
-    }
-    out
-}
-
-/// The Route 53 zone's part of the report.
-fn zone_summary(r: &Value) -> String {
-    let mut out = String::new();
-    out.push_str(&format!(
-        "Swept zone {} ({} record sets: {} owned by the agent, {} foreign) in {} ms\n",
-        text(&r["hosted_zone_id"]),
-        n(&r["records"]["scanned"]),
-        n(&r["records"]["owned"]),
-        n(&r["records"]["foreign"]),
-        n(&r["duration_ms"]),
-    ));
-    out.push_str(&format!(
-        "  kept     {} healthy, {} in start-up grace, {} out of scope\n",
-        n(&r["kept"]["healthy"]),
-        n(&r["kept"]["grace"]),
-        n(&r["kept"]["out-of-scope"]),
-    ));
-    let what = ["type", "name"];
-    out.push_str(&entries("deleted ", &r["deleted"], what));
-    out.push_str(&entries("held    ", &r["held"], what));
-    out.push_str(&guard_line(&r["guard"], "records"));
-    out
-}
-
-/// One Cloud Map namespace's entry of the report.
-fn namespace_summary(ns: &Value) -> String {
-    let mut out = String::new();
-    out.push_str(&format!(
-        "Swept Cloud Map namespace {} ({}; {} instances: {} owned, {} foreign){}\n",
-        text(&ns["namespace"]),
-        ns["namespace_id"].as_str().unwrap_or("not resolved"),
-        n(&ns["instances"]["scanned"]),
-        n(&ns["instances"]["owned"]),
-        n(&ns["instances"]["foreign"]),
-        if ns["complete"] == false {
-            " INCOMPLETE"
-        } else {
-            ""
-        },
-    ));
-    let kept: Vec<String> = ns["kept"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(_, count)| n(count) > 0)
-        .map(|(reason, count)| format!("{} {reason}", n(count)))
-        .collect();
-    out.push_str(&format!(
-        "  kept     {}\n",
-        if kept.is_empty() {
-            "none".to_string()
-        } else {
-            kept.join(", ")
-        }
-    ));
-    let what = ["service", "instance_id"];
-    out.push_str(&entries("deregistered", &ns["deregistered"], what));
-    out.push_str(&entries("held    ", &ns["held"], what));
-    let list = |key: &str| ns[key].as_array().cloned().unwrap_or_default();
-    let updates = list("health_updates");
-    out.push_str(&format!(
-        "  health   {} custom health update(s)\n",
-        updates.len()
-    ));
-    for u in &updates {
-        out.push_str(&format!(
-            "    - {:<14} {} {}\n",
-            text(&u["status"]),
-            text(&u["service"]),
-            text(&u["instance_id"]),
-        ));
-    }
-    out.push_str(&guard_line(&ns["guard"], "instances"));
-    if let Some(errors) = ns["errors"].as_array().filter(|e| !e.is_empty()) {
-        out.push_str(&format!("  errors   {}\n", errors.len()));
-        for e in errors {
-            out.push_str(&format!("    - {}\n", text(e)));
-        }
-    }
-    out
 }

@@ -19,6 +19,7 @@ use crate::flows::{self, Run};
 use crate::model::cloud_map::{Namespace, SweptNamespace};
 use crate::model::{ClusterScope, ZoneInfo};
 use crate::net::health::{CheckMode, HealthChecker, HealthError};
+use crate::progress::{Progress, Silent};
 use crate::report::{Report, Trigger};
 
 /// Time kept back before the Lambda deadline to finish writing and reply.
@@ -32,6 +33,8 @@ pub struct Deps<A = SdkAws> {
     pub aws: A,
     pub health: HealthChecker,
     pub config: Config,
+    /// Where progress goes: [`Silent`] unless the command line draws it.
+    pub progress: Box<dyn Progress>,
     zone_id: OnceCell<String>,
     zone_info: OnceCell<ZoneInfo>,
     /// Namespaces resolved so far, by their `CLOUD_MAP_NAMESPACES` entry.
@@ -119,6 +122,7 @@ impl<A: Aws> Deps<A> {
             aws,
             health: HealthChecker::new(config.health.clone())?,
             config,
+            progress: Box::new(Silent),
             zone_id: OnceCell::new(),
             zone_info: OnceCell::new(),
             namespaces: Default::default(),

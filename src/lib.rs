@@ -19,7 +19,7 @@
 //!   lines and metrics.
 //! - [`events`] says what an incoming event asks for, [`config`] reads the
 //!   environment, [`handler`] dispatches one event to its flow, [`logging`] sets up
-//!   the log format.
+//!   the log format, [`progress`] shows a run's phases on a terminal.
 
 pub mod aws;
 pub mod classify;
@@ -32,4 +32,5 @@ pub mod logging;
 pub mod model;
 pub mod names;
 pub mod net;
+pub mod progress;
 pub mod report;

@@ -1,12 +1,14 @@
 //! `ecs-dns-reaper`: the Lambda (`bootstrap`) and the one-shot command line.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use ecs_dns_reaper::config::Config;
 use ecs_dns_reaper::handler::{self, Deps, Invocation};
+use ecs_dns_reaper::progress::TerminalProgress;
+use ecs_dns_reaper::report::text;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
@@ -30,6 +32,8 @@ enum Command {
         /// Decide and report, change nothing.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        output: OutputArg,
     },
     /// Run the handler on one event and print the report.
     Invoke {
@@ -39,7 +43,34 @@ enum Command {
         /// Decide and report, change nothing.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        output: OutputArg,
     },
+}
+
+#[derive(clap::Args)]
+struct OutputArg {
+    /// How to print the report: `text` (a plan to read) or `json` (the report
+    /// object). Default: text when stdout is a terminal, else json.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    output: Option<Output>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+impl OutputArg {
+    /// The format asked for, or the one that suits where stdout goes.
+    fn resolve(&self) -> Output {
+        match (self.output, std::io::stdout().is_terminal()) {
+            (Some(chosen), _) => chosen,
+            (None, true) => Output::Text,
+            (None, false) => Output::Json,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -67,45 +98,60 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli, config: Config) -> ExitCode {
     if cli.command.is_none() && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
-        eprintln!("ecs-dns-reaper: no subcommand given and AWS_LAMBDA_RUNTIME_API is not set\n\nUsage: ecs-dns-reaper sweep [--dry-run]\n       ecs-dns-reaper invoke --event FILE [--dry-run]");
+        eprintln!("ecs-dns-reaper: no subcommand given and AWS_LAMBDA_RUNTIME_API is not set\n\nUsage: ecs-dns-reaper sweep [--dry-run] [--output text|json]\n       ecs-dns-reaper invoke --event FILE [--dry-run] [--output text|json]");
         return ExitCode::from(2);
     }
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let deps = match Deps::new(&sdk, config) {
+    let mut deps = match Deps::new(&sdk, config) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("ecs-dns-reaper: {e}");
             return ExitCode::from(1);
         }
     };
-    let (event, dry_run) = match cli.command {
+    let (event, dry_run, output) = match cli.command {
         None => return lambda(deps).await,
-        Some(Command::Sweep { dry_run }) => (serde_json::json!({"action": "sweep"}), dry_run),
-        Some(Command::Invoke { event, dry_run }) => match read_event(&event) {
-            Ok(e) => (e, dry_run),
+        Some(Command::Sweep { dry_run, output }) => {
+            (serde_json::json!({"action": "sweep"}), dry_run, output)
+        }
+        Some(Command::Invoke {
+            event,
+            dry_run,
+            output,
+        }) => match read_event(&event) {
+            Ok(e) => (e, dry_run, output),
             Err(message) => {
                 eprintln!("ecs-dns-reaper: {message}");
                 return ExitCode::from(2);
             }
         },
     };
+    if std::io::stderr().is_terminal() {
+        deps.progress = Box::new(TerminalProgress::new());
+    }
     let invocation = Invocation {
         deadline: None,
         force_dry_run: dry_run,
     };
-    match handler::handle(&deps, &event, invocation).await {
-        Ok(report) => match serde_json::to_string_pretty(&report) {
-            Ok(json) => {
-                println!("{json}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("ecs-dns-reaper: cannot write the report: {e}");
-                ExitCode::from(1)
-            }
-        },
+    let report = match handler::handle(&deps, &event, invocation).await {
+        Ok(report) => report,
         Err(e) => {
             eprintln!("ecs-dns-reaper: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    drop(deps);
+    let printed = match output.resolve() {
+        Output::Text => Ok(text::plan(&report)),
+        Output::Json => serde_json::to_string_pretty(&report).map(|json| json + "\n"),
+    };
+    match printed {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ecs-dns-reaper: cannot write the report: {e}");
             ExitCode::from(1)
         }
     }

@@ -913,7 +913,8 @@ async fn a_stopped_task_event_deregisters_its_cloud_map_instance() {
     let entry = ns.entry(&report);
     assert_eq!(
         entry["deregistered"],
-        json!([{"service": "web", "instance_id": done.id, "target": format!("{}:{}", done.ip, done.port), "reason": "task-stopped"}]),
+        json!([{"service": "web", "instance_id": done.id, "target": format!("{}:{}", done.ip, done.port), "reason": "task-stopped",
+                "evidence": format!("ECS task {} STOPPED", done.arn.split_once('/').map_or("", |(_, t)| t))}]),
         "{report:#}"
     );
     assert_eq!(errors(&entry), Vec::<String>::new());

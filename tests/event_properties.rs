@@ -398,6 +398,7 @@ proptest! {
                 runtime_ids: task.containers.iter().filter_map(|c| c.runtime_id.clone()).collect(),
                 instance_id: Some(instance_id.clone()),
                 host_ports: task.containers.iter().flat_map(|c| c.bindings.iter().map(|b| b.host_port)).collect(),
+                ..StoppedTask::default()
             };
             let view = host_view(&case.estate, &instance_id);
             let plan = decide_task_stopped(&case.records, &stopped, &view, &settings(), now());

@@ -277,7 +277,24 @@ async fn the_guard_holds_negative_deletions_and_lets_positive_ones_through() {
     e.assert_outcome(&report, false).await;
     for h in report["held"].as_array().unwrap() {
         assert_eq!(h["decided"], "host-unknown");
+        // Held by the guard: the evidence is that of the host-unknown decided.
+        let host = h["target"].as_str().unwrap().trim_end_matches(":80");
+        let evidence = h["evidence"].as_str().unwrap();
+        assert!(
+            evidence.starts_with("no EC2 instance of vpc-") && evidence.contains(host),
+            "{h}"
+        );
     }
+    // Tied through ECS: the task's container on the container instance of the
+    // instance shutting down.
+    let deleted = &report["deleted"][0];
+    let evidence = deleted["evidence"].as_str().unwrap();
+    let gone_id = &e.hosts[gone].instance_id;
+    assert!(evidence.starts_with("container "), "{deleted}");
+    assert!(
+        evidence.ends_with(&format!("of EC2 {gone_id} shutting-down")),
+        "{deleted}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -374,6 +391,14 @@ async fn a_record_changed_mid_sweep_is_held_and_the_rest_of_its_batch_is_deleted
     );
     let held = &report["held"].as_array().unwrap()[0];
     assert_eq!(held["decided"], "instance-gone");
+    // A write conflict holds the deletion; the evidence is the decided one's.
+    let shutting = format!("EC2 {} shutting-down", e.hosts[gone].instance_id);
+    assert_eq!(held["evidence"], shutting.as_str());
+    assert!(report["deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["evidence"] == shutting.as_str()));
     assert_eq!(report["errors"], json!([]));
     let zone = e.zone().await;
     assert!(

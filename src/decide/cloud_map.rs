@@ -10,17 +10,21 @@
 //! with it), a passing one marks it `HEALTHY` again; it is deregistered only on
 //! `instance-gone` or `host-unknown`.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::time::SystemTime;
+
+mod marks;
+
+use marks::{changes, keep_one_answering};
 
 use super::backing::in_grace;
 use super::estate::Estate;
 use super::policy;
-use super::{Decision, DeleteReason, KeepReason, Plan, PlanItem, PlanSettings, Planned};
+use super::{Decision, DeleteReason, Evidence, KeepReason, Plan, PlanItem, PlanSettings, Planned};
 use crate::model::cloud_map::{
     task_id, HealthStatus, OwnedInstance, Registrar, RegistryEvidence, RegistryListing,
 };
-use crate::model::{ClusterScope, Ec2Instance, Inventory, TaskStatus};
+use crate::model::{ClusterScope, Ec2Instance, Inventory, Task, TaskStatus};
 use crate::names::Ec2Host;
 use crate::net::health::{Endpoint, HealthResult};
 
@@ -45,6 +49,30 @@ pub enum InstanceVerdict {
     /// Not ECS-registered, its address is in use, nothing says it is gone: the
     /// check of `AWS_INSTANCE_IPV4:AWS_INSTANCE_PORT` decides.
     Check(Endpoint),
+}
+
+/// An instance's verdict, with what a decided deletion rests on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceAssessment {
+    pub verdict: InstanceVerdict,
+    pub evidence: Option<Evidence>,
+}
+
+impl From<InstanceVerdict> for InstanceAssessment {
+    /// A verdict that rests on nothing said (a keep, or a check to make).
+    fn from(verdict: InstanceVerdict) -> Self {
+        InstanceAssessment {
+            verdict,
+            evidence: None,
+        }
+    }
+}
+
+fn deregister(reason: DeleteReason, evidence: Evidence) -> InstanceAssessment {
+    InstanceAssessment {
+        verdict: InstanceVerdict::Decided(Decision::Delete(reason)),
+        evidence: Some(evidence),
+    }
 }
 
 /// A custom health status to set (UpdateInstanceCustomHealthStatus).
@@ -79,7 +107,7 @@ pub fn assess_instances(
     context: &RegistryContext,
     settings: &PlanSettings,
     now: SystemTime,
-) -> Vec<InstanceVerdict> {
+) -> Vec<InstanceAssessment> {
     let inventory = Inventory {
         instances: context.evidence.instances.clone(),
         zone_vpcs: context.vpcs.clone(),
@@ -90,13 +118,11 @@ pub fn assess_instances(
         .iter()
         .map(|i| {
             let host = ec2_host(i, &estate, context.evidence);
-            if host.is_some_and(|h| h.state.is_gone()) {
-                return InstanceVerdict::Decided(Decision::Delete(DeleteReason::InstanceGone));
+            if let Some(gone) = host.filter(|h| h.state.is_gone()) {
+                return deregister(DeleteReason::InstanceGone, Evidence::gone(gone));
             }
             match &i.registrar {
-                Registrar::Ecs { cluster } => {
-                    InstanceVerdict::Decided(assess_ecs(i, cluster, context, settings, now))
-                }
+                Registrar::Ecs { cluster } => assess_ecs(i, cluster, context, settings, now),
                 Registrar::Other => assess_other(i, host, context, settings, now),
             }
         })
@@ -137,20 +163,29 @@ fn assess_ecs(
     context: &RegistryContext,
     settings: &PlanSettings,
     now: SystemTime,
-) -> Decision {
+) -> InstanceAssessment {
+    let keep = |reason| InstanceVerdict::Decided(Decision::Keep(reason)).into();
     if !context.scope.includes(cluster) {
-        return Decision::Keep(KeepReason::OutOfScope);
+        return keep(KeepReason::OutOfScope);
     }
-    if context.evidence.clusters_gone.contains(cluster) {
-        return Decision::Delete(DeleteReason::TaskGone);
+    let cluster = cluster.to_string();
+    if context.evidence.clusters_gone.contains(&cluster) {
+        return deregister(DeleteReason::TaskGone, Evidence::ClusterGone { cluster });
     }
-    match context.evidence.tasks.get(task_id(&instance.id)) {
-        None => Decision::Delete(DeleteReason::TaskGone),
-        Some(t) if matches!(t.last_status, TaskStatus::Stopped | TaskStatus::Deleted) => {
-            Decision::Delete(DeleteReason::TaskStopped)
+    let task = task_id(&instance.id);
+    match context.evidence.tasks.get(task) {
+        None => {
+            let task = task.to_string();
+            deregister(
+                DeleteReason::TaskGone,
+                Evidence::TaskMissing { task, cluster },
+            )
         }
-        Some(t) if in_grace(t, settings, now) => Decision::Keep(KeepReason::Grace),
-        Some(_) => Decision::Keep(KeepReason::Healthy),
+        Some(t) if matches!(t.last_status, TaskStatus::Stopped | TaskStatus::Deleted) => {
+            deregister(DeleteReason::TaskStopped, Evidence::stopped(t))
+        }
+        Some(t) if in_grace(t, settings, now) => keep(KeepReason::Grace),
+        Some(_) => keep(KeepReason::Healthy),
     }
 }
 
@@ -163,33 +198,38 @@ fn assess_other(
     context: &RegistryContext,
     settings: &PlanSettings,
     now: SystemTime,
-) -> InstanceVerdict {
+) -> InstanceAssessment {
     use InstanceVerdict::Decided;
     if !context.evidence.has_address(instance.ipv4) {
-        return Decided(Decision::Delete(DeleteReason::HostUnknown));
+        let evidence = Evidence::NoInterface {
+            vpcs: context.vpcs.iter().cloned().collect(),
+            ip: instance.ipv4,
+        };
+        return deregister(DeleteReason::HostUnknown, evidence);
     }
     let launched_recently = host
         .and_then(|h| h.launched_at)
         .and_then(|t| now.duration_since(t).ok())
         .is_some_and(|age| age < settings.startup_grace);
     if launched_recently {
-        return Decided(Decision::Keep(KeepReason::Grace));
+        return Decided(Decision::Keep(KeepReason::Grace)).into();
     }
     match (settings.checks_off, instance.port) {
         (false, Some(port)) => InstanceVerdict::Check(Endpoint {
             ip: instance.ipv4,
             port,
-        }),
+        })
+        .into(),
         // Checks off, or no port to check: nothing says it is gone.
-        _ => Decided(Decision::Keep(KeepReason::Healthy)),
+        _ => Decided(Decision::Keep(KeepReason::Healthy)).into(),
     }
 }
 
-/// The distinct endpoints the verdicts need checked.
-pub fn instance_endpoints(verdicts: &[InstanceVerdict]) -> BTreeSet<Endpoint> {
-    verdicts
+/// The distinct endpoints the assessments need checked.
+pub fn instance_endpoints(assessed: &[InstanceAssessment]) -> BTreeSet<Endpoint> {
+    assessed
         .iter()
-        .filter_map(|v| match v {
+        .filter_map(|a| match &a.verdict {
             InstanceVerdict::Check(e) => Some(*e),
             InstanceVerdict::Decided(_) => None,
         })
@@ -201,7 +241,7 @@ pub fn instance_endpoints(verdicts: &[InstanceVerdict]) -> BTreeSet<Endpoint> {
 /// last-record protection per Cloud Map service.
 pub fn decide_instances(
     instances: &[OwnedInstance],
-    verdicts: Vec<InstanceVerdict>,
+    assessed: impl IntoIterator<Item = impl Into<InstanceAssessment>>,
     health: &HashMap<Endpoint, HealthResult>,
     listing: &RegistryListing,
     inventory_complete: bool,
@@ -210,15 +250,16 @@ pub fn decide_instances(
     let mut health_updates = Vec::new();
     let items = instances
         .iter()
-        .zip(verdicts)
-        .map(|(instance, verdict)| {
-            let (decision, detail) = match verdict {
-                InstanceVerdict::Decided(d) => (d, None),
+        .zip(assessed)
+        .map(|(instance, assessed)| {
+            let assessed: InstanceAssessment = assessed.into();
+            let (decision, evidence) = match assessed.verdict {
+                InstanceVerdict::Decided(d) => (d, assessed.evidence),
                 InstanceVerdict::Check(endpoint) => {
-                    let (decision, detail, update) =
-                        checked(instance, health.get(&endpoint), listing);
+                    let (decision, evidence, update) =
+                        checked(instance, endpoint, health.get(&endpoint), listing);
                     health_updates.extend(update);
-                    (decision, detail)
+                    (decision, evidence)
                 }
             };
             Planned {
@@ -226,7 +267,7 @@ pub fn decide_instances(
                 target: instance.target(),
                 decision,
                 task: None,
-                detail,
+                evidence,
             }
         })
         .collect();
@@ -262,60 +303,20 @@ pub fn decide_instances(
     plan
 }
 
-/// Last-record protection for `UNHEALTHY` marks: a service whose every instance
-/// would be deregistered or unhealthy after this sweep keeps one instance
-/// unmarked (the first by id), so that it still answers.
-fn keep_one_answering(plan: &mut RegistryPlan, listing: &RegistryListing) {
-    let key = |service: &str, id: &str| (service.to_string(), id.to_string());
-    let deleting: HashSet<(String, String)> = plan
-        .plan
-        .deletions()
-        .map(|p| key(&p.item.service_id, &p.item.id))
-        .collect();
-    let status_after = |service: &str, id: &str, updates: &[HealthUpdate]| {
-        let update = updates
-            .iter()
-            .find(|u| u.service_id == service && u.instance_id == id);
-        match update {
-            Some(u) => Some(u.status),
-            None => listing.health.get(&key(service, id)).copied(),
-        }
-    };
-    let marked: BTreeSet<String> = plan
-        .health_updates
-        .iter()
-        .filter(|u| u.status == HealthStatus::Unhealthy)
-        .map(|u| u.service_id.clone())
-        .collect();
-    for service in marked {
-        let answering = listing
-            .instances
-            .iter()
-            .filter(|r| r.service_id == service && !deleting.contains(&key(&service, &r.id)))
-            .filter(|r| {
-                status_after(&service, &r.id, &plan.health_updates) != Some(HealthStatus::Unhealthy)
-            })
-            .count();
-        if answering == 0 {
-            let spared = plan
-                .health_updates
-                .iter()
-                .filter(|u| u.service_id == service && u.status == HealthStatus::Unhealthy)
-                .map(|u| u.instance_id.clone())
-                .min();
-            plan.health_updates
-                .retain(|u| !(u.service_id == service && Some(&u.instance_id) == spared.as_ref()));
-        }
-    }
-}
-
-/// One checked instance's decision, the failure detail, and the custom health
-/// status to set, if the service has custom health and the check changes it.
+/// One checked instance's decision, how its check failed, and the custom
+/// health status to set, if the service has custom health and the check changes it.
 fn checked(
     instance: &OwnedInstance,
+    endpoint: Endpoint,
     result: Option<&HealthResult>,
     listing: &RegistryListing,
-) -> (Decision, Option<String>, Option<HealthUpdate>) {
+) -> (Decision, Option<Evidence>, Option<HealthUpdate>) {
+    let failed = |failures: &Vec<String>| {
+        Some(Evidence::ChecksFailed {
+            endpoint,
+            failures: failures.clone(),
+        })
+    };
     let custom = listing
         .service(&instance.service_id)
         .is_some_and(|s| s.custom_health);
@@ -325,14 +326,14 @@ fn checked(
             None,
             HealthStatus::Healthy,
         ),
-        Some(HealthResult::Unhealthy { last_error }) if custom => (
+        Some(HealthResult::Unhealthy { failures }) if custom => (
             Decision::Keep(KeepReason::Unhealthy),
-            Some(last_error.clone()),
+            failed(failures),
             HealthStatus::Unhealthy,
         ),
-        Some(HealthResult::Unhealthy { last_error }) => {
+        Some(HealthResult::Unhealthy { failures }) => {
             let decision = Decision::Delete(DeleteReason::Unhealthy);
-            return (decision, Some(last_error.clone()), None);
+            return (decision, failed(failures), None);
         }
         None => return (Decision::Keep(KeepReason::Unchecked), None, None),
     };
@@ -350,9 +351,11 @@ fn checked(
 }
 
 /// A `task-stopped` event's decision on the stopped task's registration, which
-/// ECS has confirmed STOPPED: positive evidence, deregistered.
+/// ECS has confirmed STOPPED (`task`, as ECS reports it): positive evidence,
+/// deregistered.
 pub fn decide_task_stopped_instance(
     instance: OwnedInstance,
+    task: &Task,
     settings: &PlanSettings,
 ) -> RegistryPlan {
     let target = instance.target();
@@ -361,21 +364,11 @@ pub fn decide_task_stopped_instance(
         target,
         decision: Decision::Delete(DeleteReason::TaskStopped),
         task: None,
-        detail: None,
+        evidence: Some(Evidence::stopped(task)),
     };
     RegistryPlan {
         plan: super::event_plan(vec![planned], 1, settings),
         health_updates: Vec::new(),
-    }
-}
-
-/// Whether setting `to` changes what Cloud Map says: `UNHEALTHY` unless it says
-/// so already; `HEALTHY` only to undo an `UNHEALTHY` (an instance Cloud Map has
-/// never been told about starts healthy, or as `AWS_INIT_HEALTH_STATUS` said).
-fn changes(now: Option<HealthStatus>, to: HealthStatus) -> bool {
-    match to {
-        HealthStatus::Unhealthy => now != Some(HealthStatus::Unhealthy),
-        _ => now == Some(HealthStatus::Unhealthy),
     }
 }
 

@@ -120,7 +120,16 @@ fn assess(instances: &[OwnedInstance], evidence: &RegistryEvidence) -> Vec<Insta
         vpcs: &vpcs,
         scope: &ClusterScope::All,
     };
-    assess_instances(instances, &context, &settings(), SystemTime::now())
+    verdicts(assess_instances(
+        instances,
+        &context,
+        &settings(),
+        SystemTime::now(),
+    ))
+}
+
+fn verdicts(assessed: Vec<InstanceAssessment>) -> Vec<InstanceVerdict> {
+    assessed.into_iter().map(|a| a.verdict).collect()
 }
 
 fn decided(v: InstanceVerdict) -> Decision {
@@ -182,7 +191,12 @@ fn a_deleted_cluster_condemns_its_instances_and_an_unswept_one_keeps_them() {
         vpcs: &vpcs,
         scope: &scope,
     };
-    let got = assess_instances(&instances, &context, &settings(), SystemTime::now());
+    let got = verdicts(assess_instances(
+        &instances,
+        &context,
+        &settings(),
+        SystemTime::now(),
+    ));
     assert_eq!(decided(got[0]), Decision::Keep(KeepReason::OutOfScope));
 }
 
@@ -249,7 +263,7 @@ fn checked_plan(custom: &[&str], status: Option<HealthStatus>, healthy: bool) ->
         HealthResult::Healthy
     } else {
         HealthResult::Unhealthy {
-            last_error: "connection refused".into(),
+            failures: vec!["connection refused".into()],
         }
     };
     let verdicts = vec![
@@ -411,7 +425,7 @@ fn with_failed_checks(
     failing: impl Fn(&OwnedInstance) -> bool,
 ) -> (Vec<InstanceVerdict>, HashMap<Endpoint, HealthResult>) {
     let failed = HealthResult::Unhealthy {
-        last_error: "refused".into(),
+        failures: vec!["refused".into()],
     };
     let mut health = HashMap::new();
     let verdicts = instances
@@ -541,7 +555,12 @@ fn an_address_two_namespace_vpcs_hold_is_no_positive_evidence() {
         vpcs: &vpcs,
         scope: &ClusterScope::All,
     };
-    let got = assess_instances(&instances, &context, &settings(), SystemTime::now());
+    let got = verdicts(assess_instances(
+        &instances,
+        &context,
+        &settings(),
+        SystemTime::now(),
+    ));
     assert!(matches!(got[0], InstanceVerdict::Check(_)), "{:?}", got[0]);
     assert!(matches!(got[1], InstanceVerdict::Check(_)), "{:?}", got[1]);
     // Held by one VPC only: its stopped instance is the one.
@@ -553,5 +572,106 @@ fn an_address_two_namespace_vpcs_hold_is_no_positive_evidence() {
     assert_eq!(
         decided(got[3]),
         Decision::Delete(DeleteReason::InstanceGone)
+    );
+}
+
+#[test]
+fn each_deregistration_says_what_it_rests_on() {
+    let instances = [
+        ecs("web", "stopped", 1),
+        ecs("web", "unknown", 2),
+        script("db", "by-id", 3, Some("i-gone")),
+        script("db", "no-eni", 4, None),
+        script("db", "check", 5, None),
+    ];
+    let evidence = RegistryEvidence {
+        tasks: HashMap::from([("stopped".to_string(), task("stopped", "STOPPED", 600))]),
+        instances: vec![ec2("i-gone", 3, "terminated", VPC)],
+        addresses: interfaces(&[3, 5], VPC),
+        ..Default::default()
+    };
+    let vpcs = BTreeSet::from([VPC.to_string()]);
+    let context = RegistryContext {
+        evidence: &evidence,
+        vpcs: &vpcs,
+        scope: &ClusterScope::All,
+    };
+    let assessed = assess_instances(&instances, &context, &settings(), SystemTime::now());
+    let endpoint = Endpoint {
+        ip: ip(5),
+        port: 8080,
+    };
+    let failures = vec![
+        "HTTP 500".to_string(),
+        "timed out after 2000 ms".to_string(),
+    ];
+    let health = HashMap::from([(endpoint, HealthResult::Unhealthy { failures })]);
+    let mut s = settings();
+    s.max_delete_percent = 100;
+    s.keep_last_record = false;
+    let listing = listing(&instances, &[]);
+    let plan = decide_instances(&instances, assessed, &health, &listing, true, &s).plan;
+    let said: Vec<(Decision, String)> = plan
+        .items
+        .iter()
+        .map(|p| {
+            (
+                p.decision,
+                p.evidence
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    let deleted = |r| Decision::Delete(r);
+    use DeleteReason::{HostUnknown, InstanceGone, TaskGone, TaskStopped, Unhealthy};
+    assert_eq!(
+        said,
+        vec![
+            (deleted(TaskStopped), "ECS task prod/stopped STOPPED".into()),
+            (
+                deleted(TaskGone),
+                "no listing of cluster prod shows task unknown, and DescribeTasks reports it MISSING".into()
+            ),
+            (deleted(InstanceGone), "EC2 i-gone terminated".into()),
+            (
+                deleted(HostUnknown),
+                format!("no network interface of {VPC} has 10.1.0.4")
+            ),
+            (
+                deleted(Unhealthy),
+                "2 attempts at 10.1.0.5:8080: HTTP 500, timed out after 2000 ms".into()
+            ),
+        ]
+    );
+
+    // A cluster that no longer exists, and a task-stopped event's deregistration.
+    let gone = RegistryEvidence {
+        clusters_gone: BTreeSet::from(["prod".to_string()]),
+        ..Default::default()
+    };
+    let context = RegistryContext {
+        evidence: &gone,
+        ..context
+    };
+    let assessed = assess_instances(&instances[..1], &context, &s, SystemTime::now());
+    assert_eq!(
+        assessed[0]
+            .evidence
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("ECS cluster prod no longer exists")
+    );
+    let event =
+        decide_task_stopped_instance(instances[0].clone(), &task("stopped", "STOPPED", 1), &s);
+    assert_eq!(
+        event.plan.items[0]
+            .evidence
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("ECS task prod/stopped STOPPED")
     );
 }

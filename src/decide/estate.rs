@@ -123,6 +123,21 @@ impl<'a> Estate<'a> {
         )
     }
 
+    /// The ARNs of the instance's registrations in the swept clusters.
+    pub(super) fn registration_arns(&self, instance: &Ec2Instance) -> Vec<String> {
+        let registrations = self.registrations.get(instance.id.as_str());
+        registrations
+            .into_iter()
+            .flatten()
+            .map(|ci| ci.arn.clone())
+            .collect()
+    }
+
+    /// The VPCs whose instances are evidence.
+    pub(super) fn vpcs(&self) -> &'a std::collections::BTreeSet<String> {
+        &self.inventory.zone_vpcs
+    }
+
     pub(super) fn definition(&self, task: &Task) -> Option<&'a TaskDefinition> {
         self.inventory
             .task_definitions

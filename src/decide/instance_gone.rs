@@ -146,12 +146,12 @@ pub fn decide_instance_gone(
         .iter()
         .zip(assess(records, inventory, settings, now))
         .filter(|(record, a)| a.verdict == gone_verdict && is_the_instances(record))
-        .map(|(record, _)| Planned {
+        .map(|(record, a)| Planned {
             item: record.clone(),
             target: plain_target(record),
             decision: Decision::Delete(DeleteReason::InstanceGone),
             task: None,
-            detail: None,
+            evidence: a.evidence,
         })
         .collect();
     event_plan(items, records.len(), settings)

@@ -16,6 +16,7 @@
 mod backing;
 pub mod cloud_map;
 mod estate;
+mod evidence;
 mod instance_gone;
 pub mod policy;
 mod sweep;
@@ -30,6 +31,7 @@ use crate::classify::{OwnedRecord, Target};
 pub use crate::model::TaskRef;
 use crate::model::WriteOutcome;
 
+pub use evidence::{Backer, Evidence, Tie};
 pub use instance_gone::{
     decide_instance_gone, ec2_says_not_gone, instance_record_names, tied_hosts, TiedHosts,
 };
@@ -51,7 +53,7 @@ pub struct PlanSettings {
 /// Whether a deletion rests on something AWS said (positive) or on the absence of
 /// something (negative). Only negative evidence is subject to the safety rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Evidence {
+pub enum EvidenceKind {
     Positive,
     Negative,
 }
@@ -68,10 +70,10 @@ pub enum DeleteReason {
 }
 
 impl DeleteReason {
-    pub fn evidence(self) -> Evidence {
+    pub fn evidence(self) -> EvidenceKind {
         match self {
-            Self::InstanceGone | Self::TaskStopped => Evidence::Positive,
-            Self::HostUnknown | Self::TaskGone | Self::Unhealthy => Evidence::Negative,
+            Self::InstanceGone | Self::TaskStopped => EvidenceKind::Positive,
+            Self::HostUnknown | Self::TaskGone | Self::Unhealthy => EvidenceKind::Negative,
         }
     }
 }
@@ -121,8 +123,8 @@ pub struct Planned<T = OwnedRecord> {
     /// The backing task to stop (`STOP_UNHEALTHY_TASKS`), when the record is deleted
     /// as `unhealthy` and every checked endpoint of that task failed.
     pub task: Option<TaskRef>,
-    /// How the health check failed, for `unhealthy`.
-    pub detail: Option<String>,
+    /// What a deletion (or a hold: what the decided deletion) rests on.
+    pub evidence: Option<Evidence>,
 }
 
 /// The mass-deletion guard's arithmetic (the report's `guard`).

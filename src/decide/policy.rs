@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use super::{
-    Decision, DeleteReason, Evidence, Guard, HoldReason, Plan, PlanItem, PlanSettings, Planned,
+    Decision, DeleteReason, EvidenceKind, Guard, HoldReason, Plan, PlanItem, PlanSettings, Planned,
 };
 
 /// A safety rule over a decided plan, of zone records or of Cloud Map instances.
@@ -55,7 +55,7 @@ pub fn apply_safety_rules_marking<T: PlanItem>(
 fn negative(decision: Decision) -> Option<DeleteReason> {
     match decision {
         Decision::Delete(r) | Decision::Hold { decided: r, .. }
-            if r.evidence() == Evidence::Negative =>
+            if r.evidence() == EvidenceKind::Negative =>
         {
             Some(r)
         }
@@ -162,7 +162,7 @@ fn protect_last_records<T: PlanItem>(
             .enumerate()
             .filter(|(_, p)| p.item.group() == name && p.item.answers_for_group())
             .filter_map(|(i, p)| match p.decision {
-                Decision::Delete(r) if r.evidence() == Evidence::Negative => {
+                Decision::Delete(r) if r.evidence() == EvidenceKind::Negative => {
                     Some((rank(r), p.item.identity(), i))
                 }
                 _ => None,

@@ -9,7 +9,8 @@ use super::estate::Estate;
 use super::policy;
 use super::ties::Ties;
 use super::{
-    plain_target, Decision, DeleteReason, KeepReason, Plan, PlanSettings, Planned, TaskRef,
+    plain_target, Decision, DeleteReason, Evidence, KeepReason, Plan, PlanSettings, Planned,
+    TaskRef,
 };
 use crate::classify::{OwnedRecord, Target};
 use crate::model::Inventory;
@@ -21,6 +22,8 @@ pub struct Assessment {
     /// Where the record points, for the report (`host:port`, or an address).
     pub target: String,
     pub verdict: Verdict,
+    /// What a decided deletion rests on.
+    pub evidence: Option<Evidence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +40,15 @@ fn decided(target: String, decision: Decision) -> Assessment {
     Assessment {
         target,
         verdict: Verdict::Decided(decision),
+        evidence: None,
+    }
+}
+
+fn deleted(target: String, reason: DeleteReason, evidence: Evidence) -> Assessment {
+    Assessment {
+        target,
+        verdict: Verdict::Decided(Decision::Delete(reason)),
+        evidence: Some(evidence),
     }
 }
 
@@ -53,10 +65,11 @@ pub fn assess(
     let ties = Ties::new(records, &estate);
     records
         .iter()
-        .map(|r| match ties.gone_instance(r, &estate) {
-            Some(_) => decided(
+        .map(|r| match ties.tie(r, &estate) {
+            Some((tied, host)) => deleted(
                 plain_target(r),
-                Decision::Delete(DeleteReason::InstanceGone),
+                DeleteReason::InstanceGone,
+                tied.evidence(host),
             ),
             None => assess_one(r, &estate, settings, now),
         })
@@ -69,15 +82,21 @@ fn assess_one(
     settings: &PlanSettings,
     now: SystemTime,
 ) -> Assessment {
-    use Decision::{Delete, Keep};
+    use Decision::Keep;
     let (host, instance) = match &record.target {
         Target::HostA { ip, host } => {
-            let decision = match estate.instance_for(host) {
-                None => Delete(DeleteReason::HostUnknown),
-                Some(i) if i.state.is_gone() => Delete(DeleteReason::InstanceGone),
-                Some(_) => Keep(KeepReason::Healthy),
+            let target = ip.to_string();
+            return match estate.instance_for(host) {
+                None => deleted(
+                    target,
+                    DeleteReason::HostUnknown,
+                    Evidence::address_unknown(host, estate.vpcs()),
+                ),
+                Some(i) if i.state.is_gone() => {
+                    deleted(target, DeleteReason::InstanceGone, Evidence::gone(i))
+                }
+                Some(_) => decided(target, Keep(KeepReason::Healthy)),
             };
-            return decided(ip.to_string(), decision);
         }
         Target::Srv { host, .. } | Target::Cname { host, .. } => {
             (host, estate.instance_for_host(host))
@@ -92,23 +111,30 @@ fn assess_one(
         None => host.to_string(),
     };
     let Some(instance) = instance else {
-        return decided(target_with(srv_port), Delete(DeleteReason::HostUnknown));
+        let evidence = Evidence::host_unknown(host, estate.vpcs());
+        return deleted(target_with(srv_port), DeleteReason::HostUnknown, evidence);
     };
     if instance.state.is_gone() {
-        return decided(target_with(srv_port), Delete(DeleteReason::InstanceGone));
+        let evidence = Evidence::gone(instance);
+        return deleted(target_with(srv_port), DeleteReason::InstanceGone, evidence);
     }
     let Some(tasks) = estate.running_on(instance) else {
         return decided(target_with(srv_port), Keep(KeepReason::OutOfScope));
     };
     let Some((task, port)) = backing(record, &tasks, estate) else {
-        let reason = if tasks.iter().any(|t| recently_starting(t, settings, now)) {
-            Keep(KeepReason::Grace)
+        let target = target_with(srv_port);
+        return if tasks.iter().any(|t| recently_starting(t, settings, now)) {
+            decided(target, Keep(KeepReason::Grace))
         } else if estate.registered_elsewhere(instance) {
-            Keep(KeepReason::OutOfScope)
+            decided(target, Keep(KeepReason::OutOfScope))
         } else {
-            Delete(DeleteReason::TaskGone)
+            let on = estate.registration_arns(instance);
+            deleted(
+                target,
+                DeleteReason::TaskGone,
+                Evidence::not_backed(on, record),
+            )
         };
-        return decided(target_with(srv_port), reason);
     };
     let target = target_with(port);
     if in_grace(task, settings, now) {
@@ -125,6 +151,7 @@ fn assess_one(
                     cluster: task.cluster.clone(),
                 },
             },
+            evidence: None,
         },
         // Checks off, or nothing to check against (no address, or a CNAME whose task
         // declares no reachable port): backed by a running task, so it stays.
@@ -179,16 +206,19 @@ pub fn decide(
         .iter()
         .zip(assessments)
         .map(|(record, a)| {
-            let (decision, task, detail) = match a.verdict {
-                Verdict::Decided(d) => (d, None, None),
+            let (decision, task, evidence) = match a.verdict {
+                Verdict::Decided(d) => (d, None, a.evidence),
                 Verdict::Check { endpoint, task } => match health.get(&endpoint) {
                     Some(HealthResult::Healthy) => {
                         (Decision::Keep(KeepReason::Healthy), None, None)
                     }
-                    Some(HealthResult::Unhealthy { last_error }) => (
+                    Some(HealthResult::Unhealthy { failures }) => (
                         Decision::Delete(DeleteReason::Unhealthy),
                         (!answering.contains(&task.arn)).then_some(task),
-                        Some(last_error.clone()),
+                        Some(Evidence::ChecksFailed {
+                            endpoint,
+                            failures: failures.clone(),
+                        }),
                     ),
                     None => (Decision::Keep(KeepReason::Unchecked), None, None),
                 },
@@ -198,7 +228,7 @@ pub fn decide(
                 target: a.target,
                 decision,
                 task,
-                detail,
+                evidence,
             }
         })
         .collect();

@@ -9,7 +9,8 @@ use super::backing::declarations;
 use super::estate::Estate;
 use super::sweep::{assess, Verdict};
 use super::{
-    event_plan, plain_target, Decision, DeleteReason, KeepReason, Plan, PlanSettings, Planned,
+    event_plan, plain_target, Decision, DeleteReason, Evidence, KeepReason, Plan, PlanSettings,
+    Planned,
 };
 use crate::classify::{OwnedRecord, Target};
 use crate::events::EcsTaskStateChange;
@@ -19,6 +20,11 @@ use crate::names::{ContainerId, HostName};
 /// What an `ECS Task State Change` to STOPPED says about one task.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoppedTask {
+    /// The task's ARN, as the event names it.
+    pub arn: String,
+    /// What ECS reports of it now (last and desired status); `None` when ECS no
+    /// longer knows it.
+    pub ecs: Option<(TaskStatus, TaskStatus)>,
     /// Container ids of the task's containers, as the event or ECS reports them.
     pub runtime_ids: Vec<String>,
     /// The EC2 instance the task ran on, when known.
@@ -49,6 +55,8 @@ impl StoppedTask {
             )
             .collect();
         StoppedTask {
+            arn: detail.task_arn.clone(),
+            ecs: task.map(|t| (t.last_status, t.desired_status)),
             runtime_ids,
             instance_id: None,
             host_ports,
@@ -153,19 +161,23 @@ pub fn decide_task_stopped(
         .zip(assessments)
         .filter(|(record, _)| is_the_tasks(record))
         .map(|(record, assessment)| {
-            let decision = match assessment.verdict {
+            let (decision, evidence) = match assessment.verdict {
                 Verdict::Decided(Decision::Delete(_)) => {
-                    Decision::Delete(DeleteReason::TaskStopped)
+                    let evidence = Evidence::TaskStopped {
+                        task: stopped.arn.clone(),
+                        ecs: stopped.ecs,
+                    };
+                    (Decision::Delete(DeleteReason::TaskStopped), Some(evidence))
                 }
-                Verdict::Decided(keep) => keep,
-                Verdict::Check { .. } => Decision::Keep(KeepReason::Healthy),
+                Verdict::Decided(keep) => (keep, None),
+                Verdict::Check { .. } => (Decision::Keep(KeepReason::Healthy), None),
             };
             Planned {
                 item: record.clone(),
                 target: plain_target(record),
                 decision,
                 task: None,
-                detail: None,
+                evidence,
             }
         })
         .collect();

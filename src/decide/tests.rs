@@ -271,7 +271,7 @@ fn health() -> HashMap<Endpoint, HealthResult> {
     h.insert(
         endpoint(5, 9999),
         HealthResult::Unhealthy {
-            last_error: "HTTP 500".into(),
+            failures: vec!["HTTP 500".into(); 3],
         },
     );
     h
@@ -474,7 +474,14 @@ fn each_rule_of_the_decision_table() {
         plan.items[0].task.as_ref().map(|t| t.arn.as_str()),
         Some("t1")
     );
-    assert_eq!(plan.items[0].detail.as_deref(), Some("HTTP 500"));
+    assert_eq!(
+        plan.items[0]
+            .evidence
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("3 attempts at 10.0.1.5:9999: HTTP 500, HTTP 500, HTTP 500")
+    );
 }
 
 #[test]
@@ -691,11 +698,144 @@ fn last_record_protection_keeps_one_answer_per_service_name() {
 #[test]
 fn evidence_of_each_reason() {
     for r in [InstanceGone, TaskStopped] {
-        assert_eq!(r.evidence(), Evidence::Positive);
+        assert_eq!(r.evidence(), EvidenceKind::Positive);
     }
     for r in [HostUnknown, TaskGone, Unhealthy] {
-        assert_eq!(r.evidence(), Evidence::Negative);
+        assert_eq!(r.evidence(), EvidenceKind::Negative);
     }
+}
+
+/// Each item's decision and what it rests on, as the report prints it.
+fn evidence(plan: &Plan) -> Vec<(Decision, String)> {
+    let said = |p: &Planned| p.evidence.as_ref().map(ToString::to_string);
+    plan.items
+        .iter()
+        .map(|p| (p.decision, said(p).unwrap_or_default()))
+        .collect()
+}
+
+#[test]
+fn each_deletion_says_what_it_rests_on() {
+    let mut inv = inventory();
+    inv.tasks[0].containers[0].bindings[0].host_port = 9999;
+    let records = [
+        srv("calc", 7, 32768, None),
+        srv("calc", 6, 32768, Some(CID_ON_GONE)),
+        srv("calc", 6, 32770, None),
+        srv("calc", 99, 80, None),
+        host_a(99),
+        host_a(7),
+        srv("calc", 5, 40000, Some(CID9)),
+        srv("calc", 5, 40001, None),
+        srv("calc", 5, 9999, Some(CID1)),
+        srv("calc", 5, 32769, Some(CID2)),
+    ];
+    let tie = "container 666666666666 of task t5 on container instance ci-i-gone of EC2 i-gone terminated";
+    assert_eq!(
+        evidence(&run(&records, &inv, &health(), &settings())),
+        vec![
+            (Delete(InstanceGone), "EC2 i-stopped stopped".into()),
+            (Delete(InstanceGone), tie.into()),
+            (
+                Delete(InstanceGone),
+                format!("ip-10-0-1-6.ec2.internal ran {tie}")
+            ),
+            (
+                Delete(HostUnknown),
+                "no EC2 instance of vpc-prod has ip-10-0-1-99.ec2.internal or 10.0.1.99".into()
+            ),
+            (
+                Delete(HostUnknown),
+                "no EC2 instance of vpc-prod has 10.0.1.99".into()
+            ),
+            (Delete(InstanceGone), "EC2 i-stopped stopped".into()),
+            (
+                Delete(TaskGone),
+                "no running task on container instance ci-i-web backs container 999999999999"
+                    .into()
+            ),
+            (
+                Delete(TaskGone),
+                "no running task on container instance ci-i-web backs host port 40001".into()
+            ),
+            (
+                Delete(Unhealthy),
+                "3 attempts at 10.0.1.5:9999: HTTP 500, HTTP 500, HTTP 500".into()
+            ),
+            (Keep(Grace), String::new()),
+        ]
+    );
+}
+
+#[test]
+fn a_hold_says_what_the_deletion_it_holds_rests_on() {
+    let mut inv = inventory();
+    inv.failures.push(ReadFailure {
+        call: "ecs:ListTasks cluster=web".into(),
+        message: "throttled".into(),
+    });
+    let records = [srv("a", 99, 1, None), srv("b", 5, 1, Some(CID9))];
+    let incomplete = run(&records, &inv, &health(), &settings());
+    let unknown = "no EC2 instance of vpc-prod has ip-10-0-1-99.ec2.internal or 10.0.1.99";
+    let not_backed = "no running task on container instance ci-i-web backs container 999999999999";
+    let held = |decided, hold| Hold { decided, hold };
+    use HoldReason::{Guard, InventoryIncomplete, LastRecord};
+    assert_eq!(
+        evidence(&incomplete),
+        vec![
+            (held(HostUnknown, InventoryIncomplete), unknown.into()),
+            (held(TaskGone, InventoryIncomplete), not_backed.into()),
+        ]
+    );
+    let guarded = PlanSettings {
+        max_delete_percent: 10,
+        ..settings()
+    };
+    assert_eq!(
+        evidence(&run(&records, &inventory(), &health(), &guarded)),
+        vec![
+            (held(HostUnknown, Guard), unknown.into()),
+            (held(TaskGone, Guard), not_backed.into()),
+        ]
+    );
+    let last = PlanSettings {
+        keep_last_record: true,
+        ..settings()
+    };
+    assert_eq!(
+        evidence(&run(&records[..1], &inventory(), &health(), &last)),
+        vec![(held(HostUnknown, LastRecord), unknown.into())]
+    );
+}
+
+#[test]
+fn a_task_stopped_event_rests_on_what_ecs_says_of_the_task() {
+    let records = [srv("calc", 5, 40000, Some(CID9))];
+    let mut stopped = StoppedTask {
+        arn: "arn:aws:ecs:us-east-1:123456789012:task/web/7c1d".into(),
+        ecs: Some((TaskStatus::Stopped, TaskStatus::Stopped)),
+        runtime_ids: vec![CID9.to_string()],
+        instance_id: Some("i-web".into()),
+        host_ports: vec![40000],
+    };
+    let said = |stopped: &StoppedTask| {
+        let plan = decide_task_stopped(&records, stopped, &inventory(), &settings(), now());
+        evidence(&plan)
+    };
+    assert_eq!(
+        said(&stopped),
+        vec![(Delete(TaskStopped), "ECS task web/7c1d STOPPED".into())]
+    );
+    stopped.ecs = Some((TaskStatus::Running, TaskStatus::Stopped));
+    assert_eq!(
+        said(&stopped)[0].1,
+        "ECS task web/7c1d RUNNING, desired STOPPED"
+    );
+    stopped.ecs = None;
+    assert_eq!(
+        said(&stopped)[0].1,
+        "the event says task web/7c1d STOPPED; ECS no longer reports it"
+    );
 }
 
 #[test]
@@ -705,6 +845,7 @@ fn a_stopped_task_takes_its_records_unless_a_running_task_backs_them() {
         runtime_ids: vec![CID9.to_string()],
         instance_id: Some("i-web".into()),
         host_ports: vec![40000, 32768],
+        ..StoppedTask::default()
     };
     let records = [
         srv("calc", 5, 40000, Some(CID9)), // its own record, by id
@@ -866,7 +1007,7 @@ fn the_cname_forks_host_port_declaration_is_checked() {
     let dead = HashMap::from([(
         endpoint(5, 8080),
         HealthResult::Unhealthy {
-            last_error: "connection refused".into(),
+            failures: vec!["connection refused".into()],
         },
     )]);
     for record in [cname("web", 5, &cid[..12]), cname("web", 5, nobind)] {
@@ -999,6 +1140,7 @@ fn a_stopped_tasks_host_is_matched_as_a_host_not_as_text() {
         runtime_ids: vec![],
         instance_id: Some("i-web".into()),
         host_ports: vec![40000],
+        ..StoppedTask::default()
     };
     let alias = format!("ip-10-0-1-5.{APEX}");
     let mut records = Vec::new();

@@ -14,6 +14,7 @@ use crate::model::cloud_map::{
     task_id, OwnedInstance, Registrar, Registration, RegistryListing, SweptNamespace,
 };
 use crate::model::{vpc_ids, ClusterScope, ReadFailure, Task, TaskStatus, WriteOutcome};
+use crate::progress::Phase;
 use crate::report::cloud_map::NamespaceReport;
 use crate::report::{RecordCounts, Report};
 
@@ -83,7 +84,7 @@ async fn sweep_namespace<A: Aws>(
 ) -> Result<(), Halt> {
     let deps = run.deps;
     let list = deps.aws.registry(&namespace.namespace.id);
-    let listing = run.within(run.timed(|t| &mut t.listing_ms, list)).await?;
+    let listing = run.within(run.timed(Phase::Listing, list)).await?;
     let owned = owned_instances(&listing, namespace.namespace.owner.as_deref());
     entry.instances = RecordCounts {
         scanned: listing.instances.len(),
@@ -93,7 +94,7 @@ async fn sweep_namespace<A: Aws>(
     let scope = deps.cluster_scope();
     let tasks = ecs_tasks(&owned, &scope);
     let read = deps.aws.registry_evidence(&tasks, &namespace.vpcs);
-    let evidence = run.within(run.timed(|t| &mut t.inventory_ms, read)).await?;
+    let evidence = run.within(run.timed(Phase::Inventory, read)).await?;
     let failures = listing.failures.iter().chain(&evidence.failures);
     entry.errors.extend(failures.map(ToString::to_string));
 
@@ -104,16 +105,16 @@ async fn sweep_namespace<A: Aws>(
         vpcs: &vpcs,
         scope: &scope,
     };
-    let verdicts =
+    let assessed =
         decide::assess_instances(&owned, &context, &settings, std::time::SystemTime::now());
     let (health, unchecked) = run
-        .check_before_deadline(&decide::instance_endpoints(&verdicts))
+        .check_before_deadline(&decide::instance_endpoints(&assessed))
         .await;
     if let Some(why) = unchecked {
         entry.incomplete(why);
     }
     let complete = listing.failures.is_empty() && evidence.failures.is_empty();
-    let plan = decide::decide_instances(&owned, verdicts, &health, &listing, complete, &settings);
+    let plan = decide::decide_instances(&owned, assessed, &health, &listing, complete, &settings);
     if plan.plan.guard.tripped {
         tracing::error!(
             namespace = %namespace.namespace.name,
@@ -168,8 +169,8 @@ pub async fn deregister_stopped_task<A: Aws>(
     report: &mut Report,
 ) -> Result<(), Halt> {
     let deps = run.deps;
-    let stopped = task.is_some_and(|t| t.last_status == TaskStatus::Stopped);
-    let (Some(ecs_service), true) = (detail.ecs_service(), stopped) else {
+    let stopped = task.filter(|t| t.last_status == TaskStatus::Stopped);
+    let (Some(ecs_service), Some(stopped)) = (detail.ecs_service(), stopped) else {
         return Ok(());
     };
     if deps.config.cloud_map_namespaces.is_empty() {
@@ -179,7 +180,7 @@ pub async fn deregister_stopped_task<A: Aws>(
         .aws
         .service_registries(&detail.cluster_arn, ecs_service);
     let registries = run
-        .within(run.timed(|t| &mut t.inventory_ms, read))
+        .within(run.timed(Phase::Inventory, read))
         .await?
         .map_err(|f| Halt::Unconfirmed(vec![f]))?;
     if registries.is_empty() {
@@ -211,7 +212,8 @@ pub async fn deregister_stopped_task<A: Aws>(
         match OwnedInstance::classify(&registration, &service, owner) {
             Some(instance) => {
                 entry.instances.owned += 1;
-                let plan = decide::decide_task_stopped_instance(instance, &deps.plan_settings());
+                let plan =
+                    decide::decide_task_stopped_instance(instance, stopped, &deps.plan_settings());
                 run.write_registry(&plan, entry).await;
             }
             None => entry.instances.foreign += 1,
@@ -259,7 +261,7 @@ async fn stopped_instance<A: Aws>(
         return Ok(None);
     };
     let read = aws.registration(&service.id, task_id(&detail.task_arn));
-    let registration = run.timed(|t| &mut t.inventory_ms, read).await?;
+    let registration = run.timed(Phase::Inventory, read).await?;
     Ok(registration.map(|r| (namespace_id, service.name, r)))
 }
 
@@ -298,7 +300,7 @@ impl<A: Aws> Run<'_, A> {
             }
             (outcomes, updates)
         };
-        let (outcomes, updates) = self.timed(|t| &mut t.apply_ms, apply).await;
+        let (outcomes, updates) = self.timed(Phase::Writes, apply).await;
         if outcomes.contains(&WriteOutcome::Skipped) {
             entry.incomplete("deadline near: some deregistrations were not attempted");
         }

@@ -5,6 +5,7 @@
 use crate::aws::Aws;
 use crate::decide;
 use crate::model::{vpc_ids, Ec2Instance};
+use crate::progress::Phase;
 use crate::report::Report;
 
 use super::{Halt, Run};
@@ -26,7 +27,7 @@ pub async fn instance_gone<A: Aws>(
     }
     let (zone, zone_vpcs) = run.zone().await?;
     let read = deps.aws.instance(instance_id, &zone_vpcs);
-    let mut inventory = run.within(run.timed(|t| &mut t.inventory_ms, read)).await?;
+    let mut inventory = run.within(run.timed(Phase::Inventory, read)).await?;
     if !inventory.is_complete() {
         return Err(Halt::Unconfirmed(inventory.failures));
     }
@@ -47,7 +48,7 @@ pub async fn instance_gone<A: Aws>(
     inventory.zone_vpcs = vpc_ids(&zone_vpcs);
     let scope = deps.cluster_scope();
     let read = deps.aws.instance_tasks(&scope, instance_id);
-    let ecs = run.within(run.timed(|t| &mut t.inventory_ms, read)).await?;
+    let ecs = run.within(run.timed(Phase::Inventory, read)).await?;
     // A failed ECS read only costs a listing of the whole zone: ECS says where to
     // look, EC2 alone says what is gone.
     let names = match ecs.is_complete() {
@@ -74,7 +75,7 @@ pub async fn instance_gone<A: Aws>(
     );
     if !tied.addresses.is_empty() {
         let read = deps.aws.holders(&tied.addresses, &zone_vpcs);
-        let holders = run.within(run.timed(|t| &mut t.inventory_ms, read)).await?;
+        let holders = run.within(run.timed(Phase::Inventory, read)).await?;
         if !holders.is_complete() {
             return Err(Halt::Unconfirmed(holders.failures));
         }

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use crate::aws::Aws;
 use crate::decide;
 use crate::model::vpc_ids;
+use crate::progress::Phase;
 use crate::report::Report;
 
 use super::{Halt, Run};
@@ -38,7 +39,7 @@ pub async fn sweep<A: Aws>(run: &Run<'_, A>, report: &mut Report) -> Result<(), 
 async fn sweep_zone<A: Aws>(run: &Run<'_, A>, report: &mut Report) -> Result<(), Halt> {
     let deps = run.deps;
     let (zone, zone_vpcs) = run.zone().await?;
-    let ec2_read = run.timed(|t| &mut t.inventory_ms, deps.aws.instances(&zone_vpcs));
+    let ec2_read = run.timed(Phase::Inventory, deps.aws.instances(&zone_vpcs));
     let listing = async { tokio::join!(run.load_zone(zone, report), ec2_read) };
     let (view, ec2) = run.within(listing).await?;
     let view = view?;
@@ -49,7 +50,7 @@ async fn sweep_zone<A: Aws>(run: &Run<'_, A>, report: &mut Report) -> Result<(),
         .filter(|i| i.state.is_gone())
         .map(|i| i.id.clone())
         .collect();
-    let ecs_read = run.timed(|t| &mut t.inventory_ms, deps.aws.clusters(&scope, &gone));
+    let ecs_read = run.timed(Phase::Inventory, deps.aws.clusters(&scope, &gone));
     let mut inventory = run.within(ecs_read).await?;
     inventory.zone_vpcs = vpc_ids(&zone_vpcs);
     inventory.instances = ec2.instances;

@@ -12,6 +12,7 @@ use crate::aws::Aws;
 use crate::decide::{self, StoppedTask};
 use crate::events::EcsTaskStateChange;
 use crate::model::{vpc_ids, Inventory, Task, TaskDefinition};
+use crate::progress::Phase;
 use crate::report::Report;
 
 use super::{Halt, Run};
@@ -25,7 +26,7 @@ pub async fn task_stopped<A: Aws>(
     let cluster = detail.cluster_arn.as_str();
     let read = deps.aws.task(cluster, &detail.task_arn);
     let task = run
-        .within(run.timed(|t| &mut t.inventory_ms, read))
+        .within(run.timed(Phase::Inventory, read))
         .await?
         .map_err(|f| Halt::Unconfirmed(vec![f]))?;
     if let Some(why) = decide::ecs_says_not_stopped(task.as_ref()) {
@@ -66,7 +67,7 @@ async fn stopped_task_records<A: Aws>(
     if let (true, Some(ci)) = (decide::needs_host(&view.owned, &stopped), ci) {
         let scope = deps.cluster_scope();
         let read = deps.aws.host(&scope, cluster, ci);
-        inventory = run.within(run.timed(|t| &mut t.inventory_ms, read)).await?;
+        inventory = run.within(run.timed(Phase::Inventory, read)).await?;
         if !inventory.is_complete() {
             return Err(Halt::Unconfirmed(inventory.failures));
         }
@@ -84,7 +85,7 @@ async fn stopped_task_records<A: Aws>(
 /// costs a listing of the whole zone.
 async fn definition<A: Aws>(run: &Run<'_, A>, arn: &str) -> Result<Option<TaskDefinition>, Halt> {
     let read = run.deps.aws.task_definition(arn);
-    match run.within(run.timed(|t| &mut t.inventory_ms, read)).await? {
+    match run.within(run.timed(Phase::Inventory, read)).await? {
         Ok(definition) => Ok(Some(definition)),
         Err(failure) => {
             tracing::warn!(%failure, "task definition unreadable: listing the whole zone");

@@ -4,6 +4,7 @@
 use crate::aws::Aws;
 use crate::decide::Plan;
 use crate::model::{WriteOutcome, Zone};
+use crate::progress::Phase;
 use crate::report::Report;
 
 use super::Run;
@@ -18,14 +19,14 @@ impl<A: Aws> Run<'_, A> {
             }
             deps.aws.delete_records(&zone.id, &sets, self.stop_at).await
         };
-        let outcomes = self.timed(|t| &mut t.apply_ms, apply).await;
+        let outcomes = self.timed(Phase::Writes, apply).await;
         if outcomes.contains(&WriteOutcome::Skipped) {
             report.incomplete("deadline near: some deletions were not attempted");
         }
         if deps.config.stop_unhealthy_tasks && !self.dry_run {
             let tasks = plan.tasks_to_stop(&outcomes);
             let stop = deps.aws.stop_tasks(&tasks, self.stop_at);
-            let (stopped, errors) = self.timed(|t| &mut t.apply_ms, stop).await;
+            let (stopped, errors) = self.timed(Phase::Writes, stop).await;
             report.stopped_tasks = stopped;
             report.errors.extend(errors);
         }

@@ -76,12 +76,20 @@ impl std::fmt::Display for Endpoint {
 pub enum HealthResult {
     /// One attempt succeeded (or checks are off).
     Healthy,
-    /// Every attempt failed; `last_error` says how the last one failed
+    /// Every attempt failed; `failures` says how each one failed, in order
     /// (e.g. "HTTP 500", "timed out after 2000 ms", "connection refused").
-    Unhealthy { last_error: String },
+    Unhealthy { failures: Vec<String> },
 }
 
 impl HealthResult {
+    /// How the last attempt failed, for an unhealthy result.
+    pub fn last_error(&self) -> Option<&str> {
+        match self {
+            HealthResult::Healthy => None,
+            HealthResult::Unhealthy { failures } => failures.last().map(String::as_str),
+        }
+    }
+
     /// True for [`HealthResult::Healthy`].
     pub fn is_healthy(&self) -> bool {
         matches!(self, HealthResult::Healthy)
@@ -172,6 +180,16 @@ impl HealthChecker {
         endpoints: impl IntoIterator<Item = Endpoint>,
         stop_at: Option<Instant>,
     ) -> HashMap<Endpoint, HealthResult> {
+        self.check_all_counting(endpoints, stop_at, &|| {}).await
+    }
+
+    /// [`HealthChecker::check_all`], calling `done` as each endpoint's check ends.
+    async fn check_all_counting(
+        &self,
+        endpoints: impl IntoIterator<Item = Endpoint>,
+        stop_at: Option<Instant>,
+        done: &(dyn Fn() + Sync),
+    ) -> HashMap<Endpoint, HealthResult> {
         // Sorted and de-duplicated: each endpoint is checked once, in a stable order.
         let distinct: BTreeSet<Endpoint> = endpoints.into_iter().collect();
         if matches!(self.probe, Probe::Off) {
@@ -182,7 +200,11 @@ impl HealthChecker {
         }
         let total = distinct.len();
         let results: Vec<(Endpoint, Option<HealthResult>)> = stream::iter(distinct)
-            .map(|ep| async move { (ep, self.check_endpoint(ep, stop_at).await) })
+            .map(|ep| async move {
+                let result = self.check_endpoint(ep, stop_at).await;
+                done();
+                (ep, result)
+            })
             .buffer_unordered(self.settings.concurrency.max(1))
             .collect()
             .await;
@@ -201,15 +223,17 @@ impl HealthChecker {
     }
 
     /// [`HealthChecker::check_all`], starting no check after the point from which
-    /// a whole check (every attempt at the timeout) could not end before `deadline`.
+    /// a whole check (every attempt at the timeout) could not end before
+    /// `deadline`; `done` is called as each endpoint's check ends.
     pub async fn check_all_before(
         &self,
         endpoints: impl IntoIterator<Item = Endpoint>,
         deadline: Option<Instant>,
+        done: &(dyn Fn() + Sync),
     ) -> HashMap<Endpoint, HealthResult> {
         let window = self.settings.timeout * self.settings.attempts;
         let stop_at = deadline.map(|d| d.checked_sub(window).unwrap_or(d));
-        self.check_all(endpoints, stop_at).await
+        self.check_all_counting(endpoints, stop_at, done).await
     }
 
     /// One endpoint's full check, or `None` if the deadline prevented it.
@@ -231,7 +255,7 @@ impl HealthChecker {
     /// Up to `attempts` attempts in a row, without a pause; the first success wins.
     async fn check_attempts(&self, ep: Endpoint) -> HealthResult {
         let attempts = self.settings.attempts.max(1);
-        let mut last_error = String::new();
+        let mut failures = Vec::new();
         for attempt in 1..=attempts {
             match self.attempt(ep).await {
                 Ok(()) => {
@@ -240,11 +264,11 @@ impl HealthChecker {
                 }
                 Err(error) => {
                     tracing::debug!(endpoint = %ep, attempt, attempts, %error, "health check attempt failed");
-                    last_error = error;
+                    failures.push(error);
                 }
             }
         }
-        HealthResult::Unhealthy { last_error }
+        HealthResult::Unhealthy { failures }
     }
 
     /// One attempt, bounded by the timeout; `Err` says how it failed.
@@ -414,9 +438,9 @@ mod tests {
 
     fn assert_unhealthy(result: &HealthResult, needle: &str) {
         match result {
-            HealthResult::Unhealthy { last_error } => assert!(
-                last_error.contains(needle),
-                "last_error {last_error:?} should mention {needle:?}"
+            HealthResult::Unhealthy { .. } => assert!(
+                result.last_error().is_some_and(|e| e.contains(needle)),
+                "last error of {result:?} should mention {needle:?}"
             ),
             HealthResult::Healthy => panic!("expected unhealthy ({needle}), got healthy"),
         }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{add_error, record_outcomes, Reason, RecordCounts, Tally};
 use crate::decide::cloud_map::RegistryPlan;
-use crate::decide::{DeleteReason, Guard, KeepReason, Planned};
+use crate::decide::{DeleteReason, Evidence, Guard, KeepReason, Planned};
 use crate::model::cloud_map::{HealthStatus, OwnedInstance};
 use crate::model::WriteOutcome;
 
@@ -39,6 +39,8 @@ pub struct ReportedInstance {
     pub reason: Reason,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decided: Option<DeleteReason>,
+    /// What the deregistration (for `held`: the decided one) rests on.
+    pub evidence: Option<Evidence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -128,6 +130,7 @@ fn entry(
         target: p.target.clone(),
         reason,
         decided,
+        evidence: p.evidence.clone(),
     }
 }
 
@@ -175,6 +178,7 @@ mod tests {
             target: "10.0.0.5:80".into(),
             reason: Reason::Deleted(DeleteReason::TaskStopped),
             decided: None,
+            evidence: None,
         });
         report.add_namespace(entry);
 

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::cloud_map::NamespaceReport;
 use super::{Reason, Report, ReportedRecord};
+use crate::decide::Evidence;
 use crate::model::wire_name;
 
 /// Where an invocation's time went, for the summary line (not the report).
@@ -32,6 +33,14 @@ pub fn count_by_reason(reasons: impl IntoIterator<Item = Reason>) -> BTreeMap<Re
 
 fn reasons(list: &[ReportedRecord]) -> impl Iterator<Item = Reason> + '_ {
     list.iter().map(|r| r.reason)
+}
+
+/// An entry's evidence for a log line (empty when there is none).
+fn evidence(evidence: &Option<Evidence>) -> String {
+    evidence
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default()
 }
 
 /// A namespace's counts for the summary line.
@@ -88,7 +97,8 @@ impl Report {
         for d in &self.deleted {
             tracing::info!(
                 name = %d.name, r#type = %d.rtype, set_identifier = d.set_identifier.as_deref().unwrap_or(""),
-                target = %d.target, reason = %wire_name(&d.reason), dry_run = self.dry_run,
+                target = %d.target, reason = %wire_name(&d.reason), evidence = %evidence(&d.evidence),
+                dry_run = self.dry_run,
                 "{}", if self.dry_run { "would delete record" } else { "deleted record" }
             );
         }
@@ -100,7 +110,8 @@ impl Report {
         {
             tracing::info!(
                 namespace = %entry.namespace, service = %d.service, instance_id = %d.instance_id,
-                target = %d.target, reason = %wire_name(&d.reason), dry_run = self.dry_run,
+                target = %d.target, reason = %wire_name(&d.reason), evidence = %evidence(&d.evidence),
+                dry_run = self.dry_run,
                 "{}", if self.dry_run { "would deregister instance" } else { "deregistered instance" }
             );
         }

@@ -5,12 +5,15 @@
 pub mod cloud_map;
 pub mod emf;
 pub mod log;
+pub mod text;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::decide::{Decision, DeleteReason, Guard, HoldReason, KeepReason, Plan, Planned};
+use crate::decide::{
+    Decision, DeleteReason, Evidence, Guard, HoldReason, KeepReason, Plan, Planned,
+};
 use crate::model::WriteOutcome;
 use cloud_map::NamespaceReport;
 
@@ -51,6 +54,8 @@ pub struct ReportedRecord {
     /// For `held`: the deletion reason that was decided and held back.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decided: Option<DeleteReason>,
+    /// What the deletion (for `held`: the decided one) rests on.
+    pub evidence: Option<Evidence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -197,6 +202,7 @@ fn entry(p: &Planned, reason: Reason, decided: Option<DeleteReason>) -> Reported
         target: p.target.clone(),
         reason,
         decided,
+        evidence: p.evidence.clone(),
     }
 }
 

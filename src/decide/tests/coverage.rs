@@ -84,6 +84,7 @@ fn stopped_on_web() -> StoppedTask {
         runtime_ids: vec![],
         instance_id: Some("i-web".into()),
         host_ports: vec![40000],
+        ..StoppedTask::default()
     }
 }
 
