@@ -5,7 +5,15 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::report::Trigger;
+/// What started the run; the report's `trigger`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    Schedule,
+    EcsTaskStopped,
+    Ec2InstanceState,
+    Manual,
+}
 
 /// `detail` of an EventBridge `ECS Task State Change` event. `aws_lambda_events`
 /// has no type for it; only the fields the reaper reads are here.

@@ -7,6 +7,7 @@
 //! halt into the report in one place.
 
 mod cloud_map;
+mod deps;
 mod instance_gone;
 mod sweep;
 mod task_stopped;
@@ -24,12 +25,12 @@ pub use task_stopped::task_stopped;
 use crate::aws::route53::{Listing, ZoneError};
 use crate::aws::Aws;
 use crate::classify::{classify, OwnedRecord};
-use crate::handler::{Deps, HandlerError, Invocation};
 use crate::model::{ReadFailure, Vpc, Zone};
 use crate::net::health::{Endpoint, HealthResult};
 use crate::progress::Phase;
 use crate::report::log::Timings;
 use crate::report::{RecordCounts, Report};
+pub use deps::{Deps, HandlerError, Invocation, DEADLINE_MARGIN};
 
 /// Why a flow stopped before it wrote anything.
 #[derive(Debug)]

@@ -14,18 +14,9 @@ use serde::Serialize;
 use crate::decide::{
     Decision, DeleteReason, Evidence, Guard, HoldReason, KeepReason, Plan, Planned,
 };
+pub use crate::events::Trigger;
 use crate::model::WriteOutcome;
 use cloud_map::NamespaceReport;
-
-/// What started the run; the report's `trigger`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Trigger {
-    Schedule,
-    EcsTaskStopped,
-    Ec2InstanceState,
-    Manual,
-}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RecordCounts {
