@@ -5,6 +5,8 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::model::TaskStoppedEvent;
+
 /// What started the run; the report's `trigger`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -39,10 +41,33 @@ pub struct EcsTaskStateChange {
     pub group: Option<String>,
 }
 
-impl EcsTaskStateChange {
-    /// The ECS service that started the task, if one did.
-    pub fn ecs_service(&self) -> Option<&str> {
-        self.group.as_deref()?.strip_prefix("service:")
+impl From<EcsTaskStateChange> for TaskStoppedEvent {
+    /// The event's word, as plain data.
+    fn from(detail: EcsTaskStateChange) -> Self {
+        let ecs_service = detail
+            .group
+            .as_deref()
+            .and_then(|g| g.strip_prefix("service:"))
+            .map(str::to_string);
+        let runtime_ids = detail
+            .containers
+            .iter()
+            .filter_map(|c| c.runtime_id.clone())
+            .collect();
+        let host_ports = detail
+            .containers
+            .iter()
+            .flat_map(|c| c.network_bindings.iter().filter_map(|b| b.host_port))
+            .collect();
+        TaskStoppedEvent {
+            task_arn: detail.task_arn,
+            cluster_arn: detail.cluster_arn,
+            container_instance_arn: detail.container_instance_arn,
+            ecs_service,
+            version: detail.version,
+            runtime_ids,
+            host_ports,
+        }
     }
 }
 
@@ -75,7 +100,7 @@ pub enum Action {
         dry_run: Option<bool>,
     },
     /// A task stopped: delete its containers' records.
-    TaskStopped(EcsTaskStateChange),
+    TaskStopped(TaskStoppedEvent),
     /// An instance went away: delete the records that target it.
     InstanceGone { instance_id: String, state: String },
     /// A state-change event in a state that needs nothing.
@@ -144,7 +169,7 @@ pub fn dispatch(event: &Value) -> Result<Action, EventError> {
         (Some("aws.ecs"), Some(ECS_TASK)) => {
             let detail: EcsTaskStateChange = detail(event, "ECS Task State Change")?;
             if detail.last_status == "STOPPED" {
-                Ok(Action::TaskStopped(detail))
+                Ok(Action::TaskStopped(detail.into()))
             } else {
                 Ok(Action::Ignore {
                     trigger: Trigger::EcsTaskStopped,
@@ -227,8 +252,8 @@ mod tests {
         match dispatch(&envelope("aws.ecs", "ECS Task State Change", task.clone())) {
             Ok(Action::TaskStopped(d)) => {
                 assert_eq!(d.version, Some(4));
-                assert_eq!(d.containers[0].runtime_id.as_deref(), Some("aaaaaaaaaaaa"));
-                assert_eq!(d.containers[0].network_bindings[0].host_port, Some(32768));
+                assert_eq!(d.runtime_ids, ["aaaaaaaaaaaa"]);
+                assert_eq!(d.host_ports, [32768]);
             }
             other => panic!("{other:?}"),
         }

@@ -3,6 +3,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 
 use tokio::time::Instant;
 
@@ -35,7 +39,27 @@ pub struct SdkAws {
 }
 
 impl SdkAws {
+    /// The clients, built once from a loaded SDK configuration with the reaper's
+    /// retries and timeouts.
+    ///
+    /// Retries: Route 53 allows five requests a second per account and answers
+    /// `Throttling` / `PriorRequestNotComplete` beyond; ECS `ThrottlingException`,
+    /// EC2 `RequestLimitExceeded`. The SDK's standard retry classifies all of them
+    /// (and 5xx) as retryable; five attempts with exponential backoff ride out a burst.
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        let retry = RetryConfig::standard()
+            .with_max_attempts(5)
+            .with_initial_backoff(Duration::from_millis(200))
+            .with_max_backoff(Duration::from_secs(5));
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .operation_attempt_timeout(super::ATTEMPT_TIMEOUT)
+            .build();
+        let sdk = &sdk
+            .to_builder()
+            .retry_config(retry)
+            .timeout_config(timeouts)
+            .build();
         SdkAws {
             route53: aws_sdk_route53::Client::new(sdk),
             ecs: aws_sdk_ecs::Client::new(sdk),

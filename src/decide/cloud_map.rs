@@ -24,9 +24,9 @@ use super::{Decision, DeleteReason, Evidence, KeepReason, Plan, PlanItem, PlanSe
 use crate::model::cloud_map::{
     task_id, HealthStatus, OwnedInstance, Registrar, RegistryEvidence, RegistryListing,
 };
+use crate::model::health::{Endpoint, HealthResult};
 use crate::model::{ClusterScope, Ec2Instance, Inventory, Task, TaskStatus};
 use crate::names::Ec2Host;
-use crate::net::health::{Endpoint, HealthResult};
 
 impl PlanItem for OwnedInstance {
     fn group(&self) -> &str {

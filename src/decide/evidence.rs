@@ -12,9 +12,9 @@ use std::net::Ipv4Addr;
 use serde::{Serialize, Serializer};
 
 use crate::classify::{OwnedRecord, Target};
+use crate::model::health::Endpoint;
 use crate::model::{Ec2Instance, InstanceState, Task, TaskStatus};
 use crate::names::{Ec2Host, HostName};
-use crate::net::health::Endpoint;
 
 /// What one decision rests on.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,8 +13,8 @@ use super::{
     TaskRef,
 };
 use crate::classify::{OwnedRecord, Target};
+use crate::model::health::{Endpoint, HealthResult};
 use crate::model::Inventory;
-use crate::net::health::{Endpoint, HealthResult};
 
 /// What [`assess`] concluded for one record before health checks.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,8 +13,7 @@ use super::{
     Planned,
 };
 use crate::classify::{OwnedRecord, Target};
-use crate::events::EcsTaskStateChange;
-use crate::model::{Inventory, Task, TaskDefinition, TaskStatus};
+use crate::model::{Inventory, Task, TaskDefinition, TaskStatus, TaskStoppedEvent};
 use crate::names::{ContainerId, HostName};
 
 /// What an `ECS Task State Change` to STOPPED says about one task.
@@ -36,18 +35,18 @@ pub struct StoppedTask {
 impl StoppedTask {
     /// The event's word and ECS's (`task`: the task as ECS describes it now),
     /// merged. The host is not known yet: see [`needs_host`].
-    pub fn new(detail: &EcsTaskStateChange, task: Option<&Task>) -> Self {
+    pub fn new(event: &TaskStoppedEvent, task: Option<&Task>) -> Self {
         let from_ecs = task.map(|t| t.containers.as_slice()).unwrap_or_default();
-        let runtime_ids = detail
-            .containers
+        let runtime_ids = event
+            .runtime_ids
             .iter()
-            .filter_map(|c| c.runtime_id.clone())
+            .cloned()
             .chain(from_ecs.iter().filter_map(|c| c.runtime_id.clone()))
             .collect();
-        let host_ports = detail
-            .containers
+        let host_ports = event
+            .host_ports
             .iter()
-            .flat_map(|c| c.network_bindings.iter().filter_map(|b| b.host_port))
+            .copied()
             .chain(
                 from_ecs
                     .iter()
@@ -55,7 +54,7 @@ impl StoppedTask {
             )
             .collect();
         StoppedTask {
-            arn: detail.task_arn.clone(),
+            arn: event.task_arn.clone(),
             ecs: task.map(|t| (t.last_status, t.desired_status)),
             runtime_ids,
             instance_id: None,

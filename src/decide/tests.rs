@@ -7,12 +7,12 @@ use std::time::{Duration, SystemTime};
 
 use super::*;
 use crate::classify::classify;
+use crate::model::health::{Endpoint, HealthResult};
 use crate::model::{
     Container, ContainerDefinition, ContainerInstance, Ec2Instance, InstanceState, Inventory,
     NetworkMode, PortBinding, ReadFailure, RecordSet, Task, TaskDefinition, TaskStatus,
 };
 use crate::names::HostName;
-use crate::net::health::{Endpoint, HealthResult};
 
 const CID1: &str = "aaaaaaaaaaaa1111111111111111111111111111111111111111111111111111";
 const CID2: &str = "bbbbbbbbbbbb2222222222222222222222222222222222222222222222222222";

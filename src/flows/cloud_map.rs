@@ -9,11 +9,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::aws::Aws;
 use crate::decide::cloud_map::{self as decide, RegistryContext, RegistryPlan};
-use crate::events::EcsTaskStateChange;
 use crate::model::cloud_map::{
     task_id, OwnedInstance, Registrar, Registration, RegistryListing, SweptNamespace,
 };
-use crate::model::{vpc_ids, ClusterScope, ReadFailure, Task, TaskStatus, WriteOutcome};
+use crate::model::{
+    vpc_ids, ClusterScope, ReadFailure, Task, TaskStatus, TaskStoppedEvent, WriteOutcome,
+};
 use crate::progress::Phase;
 use crate::report::cloud_map::NamespaceReport;
 use crate::report::{RecordCounts, Report};
@@ -51,7 +52,7 @@ pub async fn sweep_namespaces<A: Aws>(run: &Run<'_, A>, report: &mut Report) -> 
             Err(why) => {
                 tracing::error!(namespace = %configured, %why, "Cloud Map namespace not swept");
                 let mut entry = NamespaceReport::new(&configured, limit);
-                entry.incomplete(why);
+                entry.incomplete(why.to_string());
                 entry
             }
             Ok(namespace) => {
@@ -164,13 +165,13 @@ fn ecs_tasks(owned: &[OwnedInstance], scope: &ClusterScope) -> BTreeMap<String, 
 /// A task ECS no longer shows is left to the sweep (`task-gone`, negative).
 pub async fn deregister_stopped_task<A: Aws>(
     run: &Run<'_, A>,
-    detail: &EcsTaskStateChange,
+    detail: &TaskStoppedEvent,
     task: Option<&Task>,
     report: &mut Report,
 ) -> Result<(), Halt> {
     let deps = run.deps;
     let stopped = task.filter(|t| t.last_status == TaskStatus::Stopped);
-    let (Some(ecs_service), Some(stopped)) = (detail.ecs_service(), stopped) else {
+    let (Some(ecs_service), Some(stopped)) = (detail.ecs_service.as_deref(), stopped) else {
         return Ok(());
     };
     if deps.config.cloud_map_namespaces.is_empty() {
@@ -243,7 +244,7 @@ async fn swept_namespaces<A: Aws>(
             Ok(n) => {
                 swept.insert(n.namespace.id.clone(), n);
             }
-            Err(why) => report.incomplete(why),
+            Err(why) => report.incomplete(why.to_string()),
         }
     }
     Ok(swept)
@@ -254,7 +255,7 @@ async fn swept_namespaces<A: Aws>(
 async fn stopped_instance<A: Aws>(
     run: &Run<'_, A>,
     service_id: &str,
-    detail: &EcsTaskStateChange,
+    detail: &TaskStoppedEvent,
 ) -> Result<Option<(String, String, Registration)>, ReadFailure> {
     let aws = &run.deps.aws;
     let Some((namespace_id, service)) = aws.cloud_map_service(service_id).await? else {

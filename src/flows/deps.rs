@@ -5,8 +5,6 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_config::SdkConfig;
 use tokio::sync::OnceCell;
 
@@ -15,7 +13,7 @@ use crate::aws::{Aws, SdkAws};
 use crate::config::{Config, ZoneSelector};
 use crate::decide::PlanSettings;
 use crate::events::EventError;
-use crate::model::cloud_map::{Namespace, SweptNamespace};
+use crate::model::cloud_map::SweptNamespace;
 use crate::model::{ClusterScope, ZoneInfo};
 use crate::net::health::{CheckMode, HealthChecker, HealthError};
 use crate::progress::{Progress, Silent};
@@ -37,7 +35,7 @@ pub struct Deps<A = SdkAws> {
     zone_id: OnceCell<String>,
     zone_info: OnceCell<ZoneInfo>,
     /// Namespaces resolved so far, by their `CLOUD_MAP_NAMESPACES` entry.
-    namespaces: tokio::sync::Mutex<HashMap<String, SweptNamespace>>,
+    pub(super) namespaces: tokio::sync::Mutex<HashMap<String, SweptNamespace>>,
 }
 
 /// Errors that fail an invocation (exit status 1 on the command line, a function
@@ -90,27 +88,10 @@ impl Invocation {
 
 impl Deps {
     /// Builds the clients from a loaded SDK configuration (which honours
-    /// `AWS_ENDPOINT_URL` and the per-service `AWS_ENDPOINT_URL_*`).
-    ///
-    /// Retries: Route 53 allows five requests a second per account and answers
-    /// `Throttling` / `PriorRequestNotComplete` beyond; ECS `ThrottlingException`,
-    /// EC2 `RequestLimitExceeded`. The SDK's standard retry classifies all of them
-    /// (and 5xx) as retryable; five attempts with exponential backoff ride out a burst.
+    /// `AWS_ENDPOINT_URL` and the per-service `AWS_ENDPOINT_URL_*`), with the
+    /// SDK edge's retries and timeouts ([`SdkAws::new`]).
     pub fn new(sdk: &SdkConfig, config: Config) -> Result<Self, HandlerError> {
-        let retry = RetryConfig::standard()
-            .with_max_attempts(5)
-            .with_initial_backoff(Duration::from_millis(200))
-            .with_max_backoff(Duration::from_secs(5));
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .operation_attempt_timeout(crate::aws::ATTEMPT_TIMEOUT)
-            .build();
-        let sdk = sdk
-            .to_builder()
-            .retry_config(retry)
-            .timeout_config(timeouts)
-            .build();
-        Deps::with_aws(SdkAws::new(&sdk), config)
+        Deps::with_aws(SdkAws::new(sdk), config)
     }
 }
 
@@ -125,75 +106,6 @@ impl<A: Aws> Deps<A> {
             zone_id: OnceCell::new(),
             zone_info: OnceCell::new(),
             namespaces: Default::default(),
-        })
-    }
-
-    /// Each `CLOUD_MAP_NAMESPACES` entry, resolved to its namespace and the VPCs
-    /// of the namespace's hosted zone (once per process), or why it cannot be.
-    pub(crate) async fn namespaces(&self) -> Vec<(String, Result<SweptNamespace, String>)> {
-        let mut cache = self.namespaces.lock().await;
-        let entries = &self.config.cloud_map_namespaces;
-        let listed = match entries.iter().all(|e| cache.contains_key(e)) {
-            true => Ok(Vec::new()),
-            false => self.aws.namespaces().await.map_err(|f| f.to_string()),
-        };
-        let mut resolved = Vec::new();
-        for entry in entries {
-            let namespace = match (cache.get(entry), &listed) {
-                (Some(known), _) => Ok(known.clone()),
-                (None, Err(why)) => Err(why.clone()),
-                (None, Ok(all)) => self.resolve(entry, all).await,
-            };
-            if let Ok(n) = &namespace {
-                cache.insert(entry.clone(), n.clone());
-            }
-            resolved.push((entry.clone(), namespace));
-        }
-        resolved
-    }
-
-    /// One entry: a `ns-…` id, or the name of exactly one namespace; a private
-    /// DNS namespace, whose hosted zone says which VPCs are evidence.
-    async fn resolve(&self, entry: &str, all: &[Namespace]) -> Result<SweptNamespace, String> {
-        let wanted = entry.trim_end_matches('.').to_ascii_lowercase();
-        let matching: Vec<&Namespace> = all
-            .iter()
-            .filter(|n| {
-                n.id == entry || n.name.trim_end_matches('.').to_ascii_lowercase() == wanted
-            })
-            .collect();
-        let namespace = match matching.as_slice() {
-            [] => {
-                return Err(format!(
-                    "CLOUD_MAP_NAMESPACES: no Cloud Map namespace has the name or id {entry:?}"
-                ))
-            }
-            [one] => (*one).clone(),
-            many => {
-                let ids: Vec<&str> = many.iter().map(|n| n.id.as_str()).collect();
-                return Err(format!(
-                    "CLOUD_MAP_NAMESPACES: {} namespaces are named {entry:?} ({}); name the one to sweep by its id",
-                    ids.len(),
-                    ids.join(", ")
-                ));
-            }
-        };
-        if namespace.kind != "DNS_PRIVATE" {
-            return Err(format!(
-                "CLOUD_MAP_NAMESPACES: {entry:?} is a {} namespace; only private DNS namespaces are swept",
-                namespace.kind
-            ));
-        }
-        let Some(zone) = namespace.hosted_zone_id.as_deref() else {
-            return Err(format!(
-                "Cloud Map namespace {} reports no hosted zone",
-                namespace.id
-            ));
-        };
-        let info = self.aws.zone_info(zone).await.map_err(|e| e.to_string())?;
-        Ok(SweptNamespace {
-            namespace,
-            vpcs: info.vpcs,
         })
     }
 

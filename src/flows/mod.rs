@@ -9,6 +9,7 @@
 mod cloud_map;
 mod deps;
 mod instance_gone;
+pub mod namespaces;
 mod sweep;
 mod task_stopped;
 mod write;
@@ -25,8 +26,8 @@ pub use task_stopped::task_stopped;
 use crate::aws::route53::{Listing, ZoneError};
 use crate::aws::Aws;
 use crate::classify::{classify, OwnedRecord};
+use crate::model::health::{Endpoint, HealthResult};
 use crate::model::{ReadFailure, Vpc, Zone};
-use crate::net::health::{Endpoint, HealthResult};
 use crate::progress::Phase;
 use crate::report::log::Timings;
 use crate::report::{RecordCounts, Report};

@@ -10,8 +10,7 @@
 
 use crate::aws::Aws;
 use crate::decide::{self, StoppedTask};
-use crate::events::EcsTaskStateChange;
-use crate::model::{vpc_ids, Inventory, Task, TaskDefinition};
+use crate::model::{vpc_ids, Inventory, Task, TaskDefinition, TaskStoppedEvent};
 use crate::progress::Phase;
 use crate::report::Report;
 
@@ -19,7 +18,7 @@ use super::{Halt, Run};
 
 pub async fn task_stopped<A: Aws>(
     run: &Run<'_, A>,
-    detail: &EcsTaskStateChange,
+    detail: &TaskStoppedEvent,
     report: &mut Report,
 ) -> Result<(), Halt> {
     let deps = run.deps;
@@ -41,7 +40,7 @@ pub async fn task_stopped<A: Aws>(
 /// The zone's part: the records of the task's containers.
 async fn stopped_task_records<A: Aws>(
     run: &Run<'_, A>,
-    detail: &EcsTaskStateChange,
+    detail: &TaskStoppedEvent,
     task: Option<&Task>,
     report: &mut Report,
 ) -> Result<(), Halt> {

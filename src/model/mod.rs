@@ -3,6 +3,10 @@
 //! [`cloud_map`] holds the Cloud Map side.
 
 pub mod cloud_map;
+mod event;
+pub mod health;
+
+pub use event::TaskStoppedEvent;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
