@@ -21,9 +21,8 @@ use super::backing::in_grace;
 use super::estate::Estate;
 use super::policy;
 use super::{Decision, DeleteReason, Evidence, KeepReason, Plan, PlanItem, PlanSettings, Planned};
-use crate::model::cloud_map::{
-    task_id, HealthStatus, OwnedInstance, Registrar, RegistryEvidence, RegistryListing,
-};
+use crate::classify::{OwnedInstance, Registrar};
+use crate::model::cloud_map::{task_id, HealthStatus, RegistryEvidence, RegistryListing};
 use crate::model::health::{Endpoint, HealthResult};
 use crate::model::{ClusterScope, Ec2Instance, Inventory, Task, TaskStatus};
 use crate::names::Ec2Host;

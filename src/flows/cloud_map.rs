@@ -8,10 +8,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::aws::Aws;
+use crate::classify::{OwnedInstance, Registrar};
 use crate::decide::cloud_map::{self as decide, RegistryContext, RegistryPlan};
-use crate::model::cloud_map::{
-    task_id, OwnedInstance, Registrar, Registration, RegistryListing, SweptNamespace,
-};
+use crate::model::cloud_map::{task_id, Registration, RegistryListing, SweptNamespace};
 use crate::model::{
     vpc_ids, ClusterScope, ReadFailure, Task, TaskStatus, TaskStoppedEvent, WriteOutcome,
 };

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{add_error, record_outcomes, Reason, RecordCounts, Tally};
+use crate::classify::OwnedInstance;
 use crate::decide::cloud_map::RegistryPlan;
 use crate::decide::{DeleteReason, Evidence, Guard, KeepReason, Planned};
-use crate::model::cloud_map::{HealthStatus, OwnedInstance};
+use crate::model::cloud_map::HealthStatus;
 use crate::model::WriteOutcome;
 
 /// One namespace's entry.

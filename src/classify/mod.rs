@@ -1,10 +1,15 @@
-//! Which record sets the reaper owns: only the shapes the agents really write
+//! Which record sets (and, in [`instance`], which Cloud Map instances) the
+//! reaper owns: only the shapes the agents really write
 //! (docs/decisions.md, "Records it owns"). Everything else is foreign: counted, never changed.
+
+mod instance;
 
 use std::net::Ipv4Addr;
 
 use crate::model::RecordSet;
 use crate::names::{ContainerId, Ec2Host, HostName};
+
+pub use instance::{OwnedInstance, Registrar};
 
 /// What an owned record points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
