@@ -1,4 +1,4 @@
-//! What a state-change event says, as plain data: [`crate::events`] turns the
+//! What a state-change event says, as plain data: the `events` module turns the
 //! EventBridge wire shape into these before anything decides on them.
 
 /// An `ECS Task State Change` to `STOPPED`: what the event says of the task.

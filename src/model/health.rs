@@ -1,5 +1,6 @@
 //! A health check's plain data: the endpoint checked and what the check found.
-//! [`crate::net::health`] makes the checks; the decision core reads the results.
+//! The health checker (`net::health`) makes the checks; the decision core reads
+//! the results.
 
 use std::net::Ipv4Addr;
 
