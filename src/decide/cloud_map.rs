@@ -10,17 +10,17 @@
 //! with it), a passing one marks it `HEALTHY` again; it is deregistered only on
 //! `instance-gone` or `host-unknown`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::time::SystemTime;
 
-mod marks;
-
-use marks::{changes, keep_one_answering};
-
 use super::backing::in_grace;
 use super::estate::Estate;
-use super::policy;
-use super::{Decision, DeleteReason, Evidence, KeepReason, Plan, PlanItem, PlanSettings, Planned};
+use super::judge::{self, Assessment, Judge, OnFailedCheck, Verdict};
+use super::policy::Listed;
+use super::{
+    Decision, DeleteReason, Evidence, HealthUpdate, KeepReason, Plan, PlanItem, PlanSettings,
+};
 use crate::classify::{OwnedInstance, Registrar};
 use crate::model::cloud_map::{task_id, HealthStatus, RegistryEvidence, RegistryListing};
 use crate::model::health::{Endpoint, HealthResult};
@@ -39,56 +39,31 @@ impl PlanItem for OwnedInstance {
     fn identity(&self) -> Option<&str> {
         Some(&self.id)
     }
-}
 
-/// What [`assess_instances`] concluded for one instance before health checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InstanceVerdict {
-    Decided(Decision),
-    /// Not ECS-registered, its address is in use, nothing says it is gone: the
-    /// check of `AWS_INSTANCE_IPV4:AWS_INSTANCE_PORT` decides.
-    Check(Endpoint),
-}
-
-/// An instance's verdict, with what a decided deletion rests on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstanceAssessment {
-    pub verdict: InstanceVerdict,
-    pub evidence: Option<Evidence>,
-}
-
-impl From<InstanceVerdict> for InstanceAssessment {
-    /// A verdict that rests on nothing said (a keep, or a check to make).
-    fn from(verdict: InstanceVerdict) -> Self {
-        InstanceAssessment {
-            verdict,
-            evidence: None,
-        }
+    fn health_update(&self, status: HealthStatus) -> Option<HealthUpdate> {
+        Some(HealthUpdate {
+            service_id: self.service_id.clone(),
+            service: self.service.clone(),
+            instance_id: self.id.clone(),
+            status,
+        })
     }
 }
 
-fn deregister(reason: DeleteReason, evidence: Evidence) -> InstanceAssessment {
-    InstanceAssessment {
-        verdict: InstanceVerdict::Decided(Decision::Delete(reason)),
+fn keep(target: String, reason: KeepReason) -> Assessment {
+    Assessment {
+        target,
+        verdict: Verdict::Decided(Decision::Keep(reason)),
+        evidence: None,
+    }
+}
+
+fn deregister(target: String, reason: DeleteReason, evidence: Evidence) -> Assessment {
+    Assessment {
+        target,
+        verdict: Verdict::Decided(Decision::Delete(reason)),
         evidence: Some(evidence),
     }
-}
-
-/// A custom health status to set (UpdateInstanceCustomHealthStatus).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HealthUpdate {
-    pub service_id: String,
-    pub service: String,
-    pub instance_id: String,
-    pub status: HealthStatus,
-}
-
-/// A namespace's plan: the deregistrations (and what is kept or held), and the
-/// custom health statuses to set.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RegistryPlan {
-    pub plan: Plan<OwnedInstance>,
-    pub health_updates: Vec<HealthUpdate>,
 }
 
 /// Where the evidence for a namespace's instances comes from.
@@ -106,7 +81,7 @@ pub fn assess_instances(
     context: &RegistryContext,
     settings: &PlanSettings,
     now: SystemTime,
-) -> Vec<InstanceAssessment> {
+) -> Vec<Assessment> {
     let inventory = Inventory {
         instances: context.evidence.instances.clone(),
         zone_vpcs: context.vpcs.clone(),
@@ -118,7 +93,8 @@ pub fn assess_instances(
         .map(|i| {
             let host = ec2_host(i, &estate, context.evidence);
             if let Some(gone) = host.filter(|h| h.state.is_gone()) {
-                return deregister(DeleteReason::InstanceGone, Evidence::gone(gone));
+                let evidence = Evidence::gone(gone);
+                return deregister(i.target(), DeleteReason::InstanceGone, evidence);
             }
             match &i.registrar {
                 Registrar::Ecs { cluster } => assess_ecs(i, cluster, context, settings, now),
@@ -162,29 +138,28 @@ fn assess_ecs(
     context: &RegistryContext,
     settings: &PlanSettings,
     now: SystemTime,
-) -> InstanceAssessment {
-    let keep = |reason| InstanceVerdict::Decided(Decision::Keep(reason)).into();
+) -> Assessment {
+    let target = instance.target();
     if !context.scope.includes(cluster) {
-        return keep(KeepReason::OutOfScope);
+        return keep(target, KeepReason::OutOfScope);
     }
     let cluster = cluster.to_string();
     if context.evidence.clusters_gone.contains(&cluster) {
-        return deregister(DeleteReason::TaskGone, Evidence::ClusterGone { cluster });
+        let evidence = Evidence::ClusterGone { cluster };
+        return deregister(target, DeleteReason::TaskGone, evidence);
     }
     let task = task_id(&instance.id);
     match context.evidence.tasks.get(task) {
         None => {
             let task = task.to_string();
-            deregister(
-                DeleteReason::TaskGone,
-                Evidence::TaskMissing { task, cluster },
-            )
+            let evidence = Evidence::TaskMissing { task, cluster };
+            deregister(target, DeleteReason::TaskGone, evidence)
         }
         Some(t) if matches!(t.last_status, TaskStatus::Stopped | TaskStatus::Deleted) => {
-            deregister(DeleteReason::TaskStopped, Evidence::stopped(t))
+            deregister(target, DeleteReason::TaskStopped, Evidence::stopped(t))
         }
-        Some(t) if in_grace(t, settings, now) => keep(KeepReason::Grace),
-        Some(_) => keep(KeepReason::Healthy),
+        Some(t) if in_grace(t, settings, now) => keep(target, KeepReason::Grace),
+        Some(_) => keep(target, KeepReason::Healthy),
     }
 }
 
@@ -197,178 +172,162 @@ fn assess_other(
     context: &RegistryContext,
     settings: &PlanSettings,
     now: SystemTime,
-) -> InstanceAssessment {
-    use InstanceVerdict::Decided;
+) -> Assessment {
+    let target = instance.target();
     if !context.evidence.has_address(instance.ipv4) {
         let evidence = Evidence::NoInterface {
             vpcs: context.vpcs.iter().cloned().collect(),
             ip: instance.ipv4,
         };
-        return deregister(DeleteReason::HostUnknown, evidence);
+        return deregister(target, DeleteReason::HostUnknown, evidence);
     }
     let launched_recently = host
         .and_then(|h| h.launched_at)
         .and_then(|t| now.duration_since(t).ok())
         .is_some_and(|age| age < settings.startup_grace);
     if launched_recently {
-        return Decided(Decision::Keep(KeepReason::Grace)).into();
+        return keep(target, KeepReason::Grace);
     }
     match (settings.checks_off, instance.port) {
-        (false, Some(port)) => InstanceVerdict::Check(Endpoint {
-            ip: instance.ipv4,
-            port,
-        })
-        .into(),
+        (false, Some(port)) => Assessment {
+            target,
+            verdict: Verdict::Check {
+                endpoint: Endpoint {
+                    ip: instance.ipv4,
+                    port,
+                },
+                task: None,
+            },
+            evidence: None,
+        },
         // Checks off, or no port to check: nothing says it is gone.
-        _ => Decided(Decision::Keep(KeepReason::Healthy)).into(),
+        _ => keep(target, KeepReason::Healthy),
     }
 }
 
-/// The distinct endpoints the assessments need checked.
-pub fn instance_endpoints(assessed: &[InstanceAssessment]) -> BTreeSet<Endpoint> {
-    assessed
-        .iter()
-        .filter_map(|a| match &a.verdict {
-            InstanceVerdict::Check(e) => Some(*e),
-            InstanceVerdict::Decided(_) => None,
-        })
-        .collect()
+/// A namespace's side of the judge: what was read of ECS, EC2 and the network
+/// interfaces, and the namespace's listing (every instance by Cloud Map service,
+/// for last-record protection; each one's custom health status now).
+pub struct NamespaceJudge<'a> {
+    pub context: RegistryContext<'a>,
+    pub listing: &'a RegistryListing,
 }
 
-/// Final decisions for a namespace: health results (and the custom health
-/// statuses they change), then the safety rules ([`policy`]) per namespace, with
-/// last-record protection per Cloud Map service.
+impl Judge for NamespaceJudge<'_> {
+    type Item = OwnedInstance;
+
+    fn assess(
+        &self,
+        instances: &[OwnedInstance],
+        settings: &PlanSettings,
+        now: SystemTime,
+    ) -> Vec<Assessment> {
+        assess_instances(instances, &self.context, settings, now)
+    }
+
+    /// In a service with custom health the reaper is the health checker: a failed
+    /// check marks the instance, it does not deregister it.
+    fn on_failed_check(&self, instance: &OwnedInstance) -> OnFailedCheck {
+        let service = self.listing.service(&instance.service_id);
+        match service.is_some_and(|s| s.custom_health) {
+            false => OnFailedCheck::Delete,
+            true => {
+                let key = (instance.service_id.clone(), instance.id.clone());
+                let now = self.listing.health.get(&key).copied();
+                OnFailedCheck::Mark { now }
+            }
+        }
+    }
+
+    fn listed(&self) -> Listed<'_> {
+        let mut group_counts: HashMap<String, usize> = HashMap::new();
+        for r in &self.listing.instances {
+            *group_counts.entry(r.service_id.clone()).or_default() += 1;
+        }
+        let members = self
+            .listing
+            .instances
+            .iter()
+            .map(|r| {
+                let key = (r.service_id.clone(), r.id.clone());
+                let now = self.listing.health.get(&key).copied();
+                (r.service_id.clone(), r.id.clone(), now)
+            })
+            .collect();
+        Listed {
+            group_counts: Cow::Owned(group_counts),
+            members,
+        }
+    }
+}
+
+/// Final decisions for a namespace: [`judge::decide`] with the namespace's judge
+/// (the safety rules per namespace, last-record protection per Cloud Map service).
 pub fn decide_instances(
     instances: &[OwnedInstance],
-    assessed: impl IntoIterator<Item = impl Into<InstanceAssessment>>,
+    assessed: impl IntoIterator<Item = impl Into<Assessment>>,
     health: &HashMap<Endpoint, HealthResult>,
     listing: &RegistryListing,
     inventory_complete: bool,
     settings: &PlanSettings,
-) -> RegistryPlan {
-    let mut health_updates = Vec::new();
-    let items = instances
-        .iter()
-        .zip(assessed)
-        .map(|(instance, assessed)| {
-            let assessed: InstanceAssessment = assessed.into();
-            let (decision, evidence) = match assessed.verdict {
-                InstanceVerdict::Decided(d) => (d, assessed.evidence),
-                InstanceVerdict::Check(endpoint) => {
-                    let (decision, evidence, update) =
-                        checked(instance, endpoint, health.get(&endpoint), listing);
-                    health_updates.extend(update);
-                    (decision, evidence)
-                }
-            };
-            Planned {
-                item: instance.clone(),
-                target: instance.target(),
-                decision,
-                task: None,
-                evidence,
-            }
-        })
-        .collect();
-    let mut group_counts: HashMap<String, usize> = HashMap::new();
-    for r in &listing.instances {
-        *group_counts.entry(r.service_id.clone()).or_default() += 1;
-    }
-    let mut plan = Plan {
-        items,
-        guard: Default::default(),
+) -> Plan<OwnedInstance> {
+    let (evidence, vpcs) = (RegistryEvidence::default(), BTreeSet::new());
+    let context = RegistryContext {
+        evidence: &evidence,
+        vpcs: &vpcs,
+        scope: &ClusterScope::All,
     };
-    let new_marks = health_updates
-        .iter()
-        .filter(|u| u.status == HealthStatus::Unhealthy)
-        .count();
-    policy::apply_safety_rules_marking(
-        &mut plan,
-        new_marks,
+    let judge = NamespaceJudge { context, listing };
+    judge::decide(
+        &judge,
+        instances,
+        assessed,
+        health,
         inventory_complete,
-        &group_counts,
         settings,
-    );
-    let mut plan = RegistryPlan {
-        plan,
-        health_updates,
-    };
-    if plan.plan.guard.tripped || !inventory_complete {
-        plan.health_updates
-            .retain(|u| u.status != HealthStatus::Unhealthy);
-    } else if settings.keep_last_record {
-        keep_one_answering(&mut plan, listing);
-    }
-    plan
+    )
 }
 
-/// One checked instance's decision, how its check failed, and the custom
-/// health status to set, if the service has custom health and the check changes it.
-fn checked(
-    instance: &OwnedInstance,
-    endpoint: Endpoint,
-    result: Option<&HealthResult>,
-    listing: &RegistryListing,
-) -> (Decision, Option<Evidence>, Option<HealthUpdate>) {
-    let failed = |failures: &Vec<String>| {
-        Some(Evidence::ChecksFailed {
-            endpoint,
-            failures: failures.clone(),
-        })
-    };
-    let custom = listing
-        .service(&instance.service_id)
-        .is_some_and(|s| s.custom_health);
-    let (decision, detail, status) = match result {
-        Some(HealthResult::Healthy) => (
-            Decision::Keep(KeepReason::Healthy),
-            None,
-            HealthStatus::Healthy,
-        ),
-        Some(HealthResult::Unhealthy { failures }) if custom => (
-            Decision::Keep(KeepReason::Unhealthy),
-            failed(failures),
-            HealthStatus::Unhealthy,
-        ),
-        Some(HealthResult::Unhealthy { failures }) => {
-            let decision = Decision::Delete(DeleteReason::Unhealthy);
-            return (decision, failed(failures), None);
-        }
-        None => return (Decision::Keep(KeepReason::Unchecked), None, None),
-    };
-    let now = listing
-        .health
-        .get(&(instance.service_id.clone(), instance.id.clone()))
-        .copied();
-    let update = (custom && changes(now, status)).then(|| HealthUpdate {
-        service_id: instance.service_id.clone(),
-        service: instance.service.clone(),
-        instance_id: instance.id.clone(),
-        status,
-    });
-    (decision, detail, update)
-}
-
-/// A `task-stopped` event's decision on the stopped task's registration, which
-/// ECS has confirmed STOPPED (`task`, as ECS reports it): positive evidence,
-/// deregistered.
+/// A `task-stopped` event's decision on the stopped task's registration: the
+/// namespace's judge on what the event read — the task, as ECS reports it now
+/// (`task`, which ECS has confirmed STOPPED) — so the event deregisters only what a
+/// sweep would (`task-stopped`, positive evidence; an instance of a cluster the
+/// sweep leaves out is kept `out-of-scope`).
 pub fn decide_task_stopped_instance(
     instance: OwnedInstance,
     task: &Task,
+    scope: &ClusterScope,
     settings: &PlanSettings,
-) -> RegistryPlan {
-    let target = instance.target();
-    let planned = Planned {
-        item: instance,
-        target,
-        decision: Decision::Delete(DeleteReason::TaskStopped),
-        task: None,
-        evidence: Some(Evidence::stopped(task)),
+    now: SystemTime,
+) -> Plan<OwnedInstance> {
+    let evidence = RegistryEvidence {
+        tasks: HashMap::from([(task_id(&instance.id).to_string(), task.clone())]),
+        ..RegistryEvidence::default()
     };
-    RegistryPlan {
-        plan: super::event_plan(vec![planned], 1, settings),
-        health_updates: Vec::new(),
-    }
+    let vpcs = BTreeSet::new();
+    let context = RegistryContext {
+        evidence: &evidence,
+        vpcs: &vpcs,
+        scope,
+    };
+    let assessed = assess_instances(std::slice::from_ref(&instance), &context, settings, now);
+    let items = assessed
+        .into_iter()
+        .map(|a| {
+            let decision = match a.verdict {
+                Verdict::Decided(d) => d,
+                Verdict::Check { .. } => Decision::Keep(KeepReason::Healthy),
+            };
+            super::Planned {
+                item: instance.clone(),
+                target: a.target,
+                decision,
+                task: None,
+                evidence: a.evidence,
+            }
+        })
+        .collect();
+    super::event_plan(items, 1, settings)
 }
 
 #[cfg(test)]

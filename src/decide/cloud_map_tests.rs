@@ -113,7 +113,7 @@ fn listing(instances: &[OwnedInstance], custom: &[&str]) -> RegistryListing {
     }
 }
 
-fn assess(instances: &[OwnedInstance], evidence: &RegistryEvidence) -> Vec<InstanceVerdict> {
+fn assess(instances: &[OwnedInstance], evidence: &RegistryEvidence) -> Vec<Verdict> {
     let vpcs = BTreeSet::from([VPC.to_string()]);
     let context = RegistryContext {
         evidence,
@@ -128,14 +128,24 @@ fn assess(instances: &[OwnedInstance], evidence: &RegistryEvidence) -> Vec<Insta
     ))
 }
 
-fn verdicts(assessed: Vec<InstanceAssessment>) -> Vec<InstanceVerdict> {
+fn verdicts(assessed: Vec<Assessment>) -> Vec<Verdict> {
     assessed.into_iter().map(|a| a.verdict).collect()
 }
 
-fn decided(v: InstanceVerdict) -> Decision {
+/// The check of `endpoint` (no task: Cloud Map's checks stop nothing).
+fn check(endpoint: Endpoint) -> Verdict {
+    Verdict::Check {
+        endpoint,
+        task: None,
+    }
+}
+
+fn decided(v: &Verdict) -> Decision {
     match v {
-        InstanceVerdict::Decided(d) => d,
-        InstanceVerdict::Check(e) => panic!("expected a decision, got a check of {e:?}"),
+        Verdict::Decided(d) => *d,
+        Verdict::Check { endpoint, .. } => {
+            panic!("expected a decision, got a check of {endpoint:?}")
+        }
     }
 }
 
@@ -158,10 +168,7 @@ fn ecs_registered_instances_are_judged_by_their_task_only() {
         .collect(),
         ..Default::default()
     };
-    let got: Vec<Decision> = assess(&instances, &evidence)
-        .into_iter()
-        .map(decided)
-        .collect();
+    let got: Vec<Decision> = assess(&instances, &evidence).iter().map(decided).collect();
     assert_eq!(
         got,
         vec![
@@ -181,7 +188,7 @@ fn a_deleted_cluster_condemns_its_instances_and_an_unswept_one_keeps_them() {
         ..Default::default()
     };
     assert_eq!(
-        decided(assess(&instances, &evidence)[0]),
+        decided(&assess(&instances, &evidence)[0]),
         Decision::Delete(DeleteReason::TaskGone)
     );
     let vpcs = BTreeSet::new();
@@ -197,7 +204,7 @@ fn a_deleted_cluster_condemns_its_instances_and_an_unswept_one_keeps_them() {
         &settings(),
         SystemTime::now(),
     ));
-    assert_eq!(decided(got[0]), Decision::Keep(KeepReason::OutOfScope));
+    assert_eq!(decided(&got[0]), Decision::Keep(KeepReason::OutOfScope));
 }
 
 #[test]
@@ -230,26 +237,33 @@ fn other_instances_are_judged_by_ec2_then_network_interfaces_then_the_check() {
     };
     let got = assess(&instances, &evidence);
     assert_eq!(
-        decided(got[0]),
+        decided(&got[0]),
         Decision::Delete(DeleteReason::InstanceGone)
     );
     assert_eq!(
-        decided(got[1]),
+        decided(&got[1]),
         Decision::Delete(DeleteReason::InstanceGone)
     );
-    assert_eq!(decided(got[2]), Decision::Delete(DeleteReason::HostUnknown));
+    assert_eq!(
+        decided(&got[2]),
+        Decision::Delete(DeleteReason::HostUnknown)
+    );
     assert_eq!(
         got[3],
-        InstanceVerdict::Check(Endpoint {
+        check(Endpoint {
             ip: ip(4),
             port: 8080
         })
     );
-    assert_eq!(decided(got[4]), Decision::Keep(KeepReason::Grace));
-    assert!(matches!(got[5], InstanceVerdict::Check(_)));
+    assert_eq!(decided(&got[4]), Decision::Keep(KeepReason::Grace));
+    assert!(matches!(got[5], Verdict::Check { .. }));
 }
 
-fn checked_plan(custom: &[&str], status: Option<HealthStatus>, healthy: bool) -> RegistryPlan {
+fn checked_plan(
+    custom: &[&str],
+    status: Option<HealthStatus>,
+    healthy: bool,
+) -> Plan<OwnedInstance> {
     let instances = [script("db", "a", 1, None), script("db", "b", 2, None)];
     let mut listing = listing(&instances, custom);
     if let Some(status) = status {
@@ -267,8 +281,8 @@ fn checked_plan(custom: &[&str], status: Option<HealthStatus>, healthy: bool) ->
         }
     };
     let verdicts = vec![
-        InstanceVerdict::Check(endpoint),
-        InstanceVerdict::Decided(Decision::Keep(KeepReason::Healthy)),
+        check(endpoint),
+        Verdict::Decided(Decision::Keep(KeepReason::Healthy)),
     ];
     let health = HashMap::from([(endpoint, result)]);
     decide_instances(&instances, verdicts, &health, &listing, true, &settings())
@@ -278,14 +292,14 @@ fn checked_plan(custom: &[&str], status: Option<HealthStatus>, healthy: bool) ->
 fn a_failed_check_deregisters_unless_the_service_has_custom_health() {
     let plain = checked_plan(&[], None, false);
     assert_eq!(
-        plain.plan.items[0].decision,
+        plain.items[0].decision,
         Decision::Delete(DeleteReason::Unhealthy)
     );
     assert!(plain.health_updates.is_empty());
 
     let custom = checked_plan(&["db"], Some(HealthStatus::Healthy), false);
     assert_eq!(
-        custom.plan.items[0].decision,
+        custom.items[0].decision,
         Decision::Keep(KeepReason::Unhealthy)
     );
     assert_eq!(custom.health_updates.len(), 1);
@@ -298,10 +312,7 @@ fn custom_health_is_only_changed_when_cloud_map_says_otherwise() {
     let already = checked_plan(&["db"], Some(HealthStatus::Unhealthy), false);
     assert!(already.health_updates.is_empty(), "UNHEALTHY already");
     let back = checked_plan(&["db"], Some(HealthStatus::Unhealthy), true);
-    assert_eq!(
-        back.plan.items[0].decision,
-        Decision::Keep(KeepReason::Healthy)
-    );
+    assert_eq!(back.items[0].decision, Decision::Keep(KeepReason::Healthy));
     assert_eq!(back.health_updates[0].status, HealthStatus::Healthy);
     let fine = checked_plan(&["db"], Some(HealthStatus::Healthy), true);
     assert!(fine.health_updates.is_empty(), "HEALTHY already");
@@ -316,13 +327,13 @@ fn the_last_instance_of_a_service_is_held_and_positive_evidence_goes_through() {
     ];
     let listing = listing(&instances, &[]);
     let verdicts = vec![
-        InstanceVerdict::Decided(Decision::Delete(DeleteReason::HostUnknown)),
-        InstanceVerdict::Decided(Decision::Delete(DeleteReason::InstanceGone)),
-        InstanceVerdict::Decided(Decision::Keep(KeepReason::Healthy)),
+        Verdict::Decided(Decision::Delete(DeleteReason::HostUnknown)),
+        Verdict::Decided(Decision::Delete(DeleteReason::InstanceGone)),
+        Verdict::Decided(Decision::Keep(KeepReason::Healthy)),
     ];
     let mut s = settings();
     s.max_delete_percent = 100;
-    let plan = decide_instances(&instances, verdicts, &HashMap::new(), &listing, true, &s).plan;
+    let plan = decide_instances(&instances, verdicts, &HashMap::new(), &listing, true, &s);
     assert_eq!(
         plan.items[0].decision,
         Decision::Hold {
@@ -345,7 +356,7 @@ fn guard_and_incomplete_inventory_hold_negative_deregistrations_per_namespace() 
     let verdicts = |reasons: [DeleteReason; 4]| {
         reasons
             .into_iter()
-            .map(|r| InstanceVerdict::Decided(Decision::Delete(r)))
+            .map(|r| Verdict::Decided(Decision::Delete(r)))
             .collect::<Vec<_>>()
     };
     use DeleteReason::{HostUnknown, InstanceGone};
@@ -358,8 +369,7 @@ fn guard_and_incomplete_inventory_hold_negative_deregistrations_per_namespace() 
         &listing,
         true,
         &s,
-    )
-    .plan;
+    );
     assert!(guarded.guard.tripped);
     assert_eq!((guarded.guard.negative, guarded.guard.owned), (3, 4));
     assert_eq!(guarded.deletions().count(), 1, "instance-gone goes through");
@@ -371,8 +381,7 @@ fn guard_and_incomplete_inventory_hold_negative_deregistrations_per_namespace() 
         &listing,
         false,
         &s,
-    )
-    .plan;
+    );
     assert!(!incomplete.guard.tripped);
     assert_eq!(
         incomplete.items[0].decision,
@@ -409,11 +418,11 @@ fn a_reused_address_is_judged_by_the_live_instance_that_holds_it_now() {
         ..Default::default()
     };
     let got = assess(&instances, &evidence);
-    assert!(matches!(got[0], InstanceVerdict::Check(_)), "{:?}", got[0]);
-    assert!(matches!(got[1], InstanceVerdict::Check(_)), "{:?}", got[1]);
+    assert!(matches!(got[0], Verdict::Check { .. }), "{:?}", got[0]);
+    assert!(matches!(got[1], Verdict::Check { .. }), "{:?}", got[1]);
     // EC2's word on the host wins over ECS's stale view of a running task.
     assert_eq!(
-        decided(got[2]),
+        decided(&got[2]),
         Decision::Delete(DeleteReason::InstanceGone)
     );
 }
@@ -423,7 +432,7 @@ fn a_reused_address_is_judged_by_the_live_instance_that_holds_it_now() {
 fn with_failed_checks(
     instances: &[OwnedInstance],
     failing: impl Fn(&OwnedInstance) -> bool,
-) -> (Vec<InstanceVerdict>, HashMap<Endpoint, HealthResult>) {
+) -> (Vec<Verdict>, HashMap<Endpoint, HealthResult>) {
     let failed = HealthResult::Unhealthy {
         failures: vec!["refused".into()],
     };
@@ -437,9 +446,9 @@ fn with_failed_checks(
             };
             if failing(i) {
                 health.insert(endpoint, failed.clone());
-                InstanceVerdict::Check(endpoint)
+                check(endpoint)
             } else {
-                InstanceVerdict::Decided(Decision::Keep(KeepReason::Healthy))
+                Verdict::Decided(Decision::Keep(KeepReason::Healthy))
             }
         })
         .collect();
@@ -448,7 +457,7 @@ fn with_failed_checks(
 
 /// Every instance of `db` fails its check in a custom-health service; `others`
 /// more instances elsewhere answer.
-fn all_failing(n: u8, others: u8, complete: bool, keep_last: bool) -> RegistryPlan {
+fn all_failing(n: u8, others: u8, complete: bool, keep_last: bool) -> Plan<OwnedInstance> {
     let mut instances: Vec<OwnedInstance> = (1..=n)
         .map(|i| script("db", &format!("d{i}"), i, None))
         .collect();
@@ -465,8 +474,8 @@ fn unhealthy_marks_count_toward_the_guard_and_wait_for_a_complete_inventory() {
     // 2 marks of 10 owned: under the 50 % guard, both made but the last answering
     // instance of the service is spared.
     let plan = all_failing(2, 8, true, true);
-    assert!(!plan.plan.guard.tripped);
-    assert_eq!(plan.plan.guard.negative, 2);
+    assert!(!plan.guard.tripped);
+    assert_eq!(plan.guard.negative, 2);
     assert_eq!(plan.health_updates.len(), 1, "{:?}", plan.health_updates);
     assert_eq!(plan.health_updates[0].instance_id, "d2");
 
@@ -475,7 +484,7 @@ fn unhealthy_marks_count_toward_the_guard_and_wait_for_a_complete_inventory() {
 
     // 6 of 10: the guard trips and nothing is marked.
     let plan = all_failing(6, 4, true, false);
-    assert!(plan.plan.guard.tripped);
+    assert!(plan.guard.tripped);
     assert!(plan.health_updates.is_empty());
 
     let plan = all_failing(2, 8, false, false);
@@ -499,21 +508,17 @@ fn only_new_unhealthy_marks_count_toward_the_guard() {
     }
     let (mut verdicts, health) = with_failed_checks(&instances, dead);
     // The ghost: no interface has its address.
-    verdicts[6] = InstanceVerdict::Decided(Decision::Delete(DeleteReason::HostUnknown));
+    verdicts[6] = Verdict::Decided(Decision::Delete(DeleteReason::HostUnknown));
     let plan = decide_instances(&instances, verdicts, &health, &listing, true, &settings());
-    assert!(!plan.plan.guard.tripped, "{:?}", plan.plan.guard);
-    assert_eq!((plan.plan.guard.negative, plan.plan.guard.owned), (1, 10));
+    assert!(!plan.guard.tripped, "{:?}", plan.guard);
+    assert_eq!((plan.guard.negative, plan.guard.owned), (1, 10));
     assert!(plan.health_updates.is_empty(), "marked already");
-    let ghost = plan.plan.items.iter().find(|p| p.item.id == "ghost");
+    let ghost = plan.items.iter().find(|p| p.item.id == "ghost");
     assert_eq!(
         ghost.map(|p| p.decision),
         Some(Decision::Delete(DeleteReason::HostUnknown))
     );
-    let dead = plan
-        .plan
-        .items
-        .iter()
-        .filter(|p| p.item.id.starts_with("dead"));
+    let dead = plan.items.iter().filter(|p| p.item.id.starts_with("dead"));
     assert!(dead
         .into_iter()
         .all(|p| p.decision == Decision::Keep(KeepReason::Unhealthy)));
@@ -561,16 +566,16 @@ fn an_address_two_namespace_vpcs_hold_is_no_positive_evidence() {
         &settings(),
         SystemTime::now(),
     ));
-    assert!(matches!(got[0], InstanceVerdict::Check(_)), "{:?}", got[0]);
-    assert!(matches!(got[1], InstanceVerdict::Check(_)), "{:?}", got[1]);
+    assert!(matches!(got[0], Verdict::Check { .. }), "{:?}", got[0]);
+    assert!(matches!(got[1], Verdict::Check { .. }), "{:?}", got[1]);
     // Held by one VPC only: its stopped instance is the one.
     assert_eq!(
-        decided(got[2]),
+        decided(&got[2]),
         Decision::Delete(DeleteReason::InstanceGone)
     );
     // EC2_INSTANCE_ID names the instance: no address to doubt.
     assert_eq!(
-        decided(got[3]),
+        decided(&got[3]),
         Decision::Delete(DeleteReason::InstanceGone)
     );
 }
@@ -610,7 +615,7 @@ fn each_deregistration_says_what_it_rests_on() {
     s.max_delete_percent = 100;
     s.keep_last_record = false;
     let listing = listing(&instances, &[]);
-    let plan = decide_instances(&instances, assessed, &health, &listing, true, &s).plan;
+    let plan = decide_instances(&instances, assessed, &health, &listing, true, &s);
     let said: Vec<(Decision, String)> = plan
         .items
         .iter()
@@ -664,10 +669,15 @@ fn each_deregistration_says_what_it_rests_on() {
             .as_deref(),
         Some("ECS cluster prod no longer exists")
     );
-    let event =
-        decide_task_stopped_instance(instances[0].clone(), &task("stopped", "STOPPED", 1), &s);
+    let event = decide_task_stopped_instance(
+        instances[0].clone(),
+        &task("stopped", "STOPPED", 1),
+        &ClusterScope::All,
+        &s,
+        SystemTime::now(),
+    );
     assert_eq!(
-        event.plan.items[0]
+        event.items[0]
             .evidence
             .as_ref()
             .map(ToString::to_string)

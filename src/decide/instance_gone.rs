@@ -6,7 +6,8 @@ use std::net::Ipv4Addr;
 use std::time::SystemTime;
 
 use super::estate::Estate;
-use super::sweep::{assess, Verdict};
+use super::judge::Verdict;
+use super::sweep::assess;
 use super::ties::Ties;
 use super::{event_plan, plain_target, Decision, DeleteReason, Plan, PlanSettings, Planned};
 use crate::classify::{OwnedRecord, Target};

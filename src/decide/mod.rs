@@ -18,6 +18,7 @@ pub mod cloud_map;
 mod estate;
 mod evidence;
 mod instance_gone;
+mod judge;
 pub mod policy;
 mod sweep;
 mod task_stopped;
@@ -28,14 +29,17 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::classify::{OwnedRecord, Target};
+use crate::model::cloud_map::HealthStatus;
 pub use crate::model::TaskRef;
 use crate::model::WriteOutcome;
 
+pub use cloud_map::NamespaceJudge;
 pub use evidence::{Backer, Evidence, Tie};
 pub use instance_gone::{
     decide_instance_gone, ec2_says_not_gone, instance_record_names, tied_hosts, TiedHosts,
 };
-pub use sweep::{assess, decide, endpoints, Assessment, Verdict};
+pub use judge::{decide as judge, endpoints, Assessment, Judge, OnFailedCheck, Verdict};
+pub use sweep::{assess, decide, ZoneJudge};
 pub use task_stopped::{
     decide_task_stopped, declared_names, ecs_says_not_stopped, needs_host, StoppedTask,
 };
@@ -137,10 +141,22 @@ pub struct Guard {
     pub owned: usize,
 }
 
+/// A custom health status to set (Cloud Map's UpdateInstanceCustomHealthStatus).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthUpdate {
+    pub service_id: String,
+    pub service: String,
+    pub instance_id: String,
+    pub status: HealthStatus,
+}
+
+/// One registry's decisions: every owned item's, the guard's arithmetic, and the
+/// custom health statuses to set (Cloud Map services with custom health only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan<T = OwnedRecord> {
     pub items: Vec<Planned<T>>,
     pub guard: Guard,
+    pub health_updates: Vec<HealthUpdate>,
 }
 
 impl<T> Default for Plan<T> {
@@ -148,6 +164,7 @@ impl<T> Default for Plan<T> {
         Plan {
             items: Vec::new(),
             guard: Guard::default(),
+            health_updates: Vec::new(),
         }
     }
 }
@@ -162,6 +179,11 @@ pub trait PlanItem {
     fn answers_for_group(&self) -> bool;
     /// A stable tie-break between items of one group.
     fn identity(&self) -> Option<&str>;
+    /// The custom health update that sets this item to `status`, for an item
+    /// that can be marked (a Cloud Map instance); `None` otherwise.
+    fn health_update(&self, _status: HealthStatus) -> Option<HealthUpdate> {
+        None
+    }
 }
 
 impl PlanItem for OwnedRecord {
@@ -218,6 +240,7 @@ fn event_plan<T>(items: Vec<Planned<T>>, owned: usize, settings: &PlanSettings) 
             negative: 0,
             owned,
         },
+        health_updates: Vec::new(),
     }
 }
 

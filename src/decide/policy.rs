@@ -4,40 +4,47 @@
 //! `host-unknown`, `task-gone`, `unhealthy`) and may only turn one into a hold;
 //! what AWS positively said (`instance-gone`, `task-stopped`) always goes through.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::{
     Decision, DeleteReason, EvidenceKind, Guard, HoldReason, Plan, PlanItem, PlanSettings, Planned,
 };
+use crate::model::cloud_map::HealthStatus;
 
 /// A safety rule over a decided plan, of zone records or of Cloud Map instances.
 pub trait Policy<T: PlanItem> {
     fn apply(&self, plan: &mut Plan<T>);
 }
 
-/// The rules a sweep of a zone applies, in this order: the guard counts every
-/// candidate, an incomplete inventory then holds every candidate whatever the
-/// guard said, and last-record protection sees only what is still to be deleted.
-///
-/// `group_counts`: every item of each [`PlanItem::group`], foreign ones included.
+/// What the safety rules count of everything a registry listed, owned or not.
+#[derive(Debug, Clone, Default)]
+pub struct Listed<'a> {
+    /// Every item of each [`PlanItem::group`] (a record name, a Cloud Map
+    /// service), foreign ones included.
+    pub group_counts: Cow<'a, HashMap<String, usize>>,
+    /// Every item listed, as (group, identity), with the custom health status
+    /// the registry reports for it now (Cloud Map); empty for the zone, which
+    /// has no marks.
+    pub members: Vec<(String, String, Option<HealthStatus>)>,
+}
+
+/// The rules every plan goes through, in this order: the guard counts every
+/// candidate (deletions and new `UNHEALTHY` marks); an incomplete inventory then
+/// holds every candidate whatever the guard said; neither lets a mark through;
+/// last-record protection sees only what is still to be deleted, and then what
+/// is still to be marked.
 pub fn apply_safety_rules<T: PlanItem>(
     plan: &mut Plan<T>,
     inventory_complete: bool,
-    group_counts: &HashMap<String, usize>,
+    listed: &Listed,
     settings: &PlanSettings,
 ) {
-    apply_safety_rules_marking(plan, 0, inventory_complete, group_counts, settings);
-}
-
-/// [`apply_safety_rules`] for a plan that also makes `new_marks` new `UNHEALTHY`
-/// marks (a Cloud Map namespace), which the guard counts with the deletions.
-pub fn apply_safety_rules_marking<T: PlanItem>(
-    plan: &mut Plan<T>,
-    new_marks: usize,
-    inventory_complete: bool,
-    group_counts: &HashMap<String, usize>,
-    settings: &PlanSettings,
-) {
+    let new_marks = plan
+        .health_updates
+        .iter()
+        .filter(|u| u.status == HealthStatus::Unhealthy)
+        .count();
     MassDeletionGuard {
         limit_percent: settings.max_delete_percent,
         new_marks,
@@ -46,8 +53,19 @@ pub fn apply_safety_rules_marking<T: PlanItem>(
     if !inventory_complete {
         InventoryIncomplete.apply(plan);
     }
+    let marks_allowed = !plan.guard.tripped && inventory_complete;
+    if !marks_allowed {
+        NoMarksOnDoubt.apply(plan);
+    }
     if settings.keep_last_record {
+        let group_counts = &listed.group_counts;
         LastRecord { group_counts }.apply(plan);
+        if marks_allowed {
+            KeepOneAnswering {
+                members: &listed.members,
+            }
+            .apply(plan);
+        }
     }
 }
 
@@ -176,6 +194,68 @@ fn protect_last_records<T: PlanItem>(
                     hold: HoldReason::LastRecord,
                 };
             }
+        }
+    }
+}
+
+/// No new `UNHEALTHY` mark while the guard is tripped or a read failed: a mark
+/// takes an instance out of the answers as a deregistration would, on the same
+/// negative evidence. (Marks back to `HEALTHY` still go through.)
+pub struct NoMarksOnDoubt;
+
+impl<T: PlanItem> Policy<T> for NoMarksOnDoubt {
+    fn apply(&self, plan: &mut Plan<T>) {
+        plan.health_updates
+            .retain(|u| u.status != HealthStatus::Unhealthy);
+    }
+}
+
+/// Last-record protection for `UNHEALTHY` marks: a group (a Cloud Map service)
+/// whose every listed member would be deregistered or marked unhealthy after this
+/// plan keeps one member unmarked (the first by id), so that it still answers.
+pub struct KeepOneAnswering<'a> {
+    /// Every member listed: (group, identity, custom health status now).
+    pub members: &'a [(String, String, Option<HealthStatus>)],
+}
+
+impl<T: PlanItem> Policy<T> for KeepOneAnswering<'_> {
+    fn apply(&self, plan: &mut Plan<T>) {
+        let key = |group: &str, id: &str| (group.to_string(), id.to_string());
+        let deleting: HashSet<(String, String)> = plan
+            .deletions()
+            .map(|p| key(p.item.group(), p.item.identity().unwrap_or_default()))
+            .collect();
+        let marked: BTreeSet<String> = plan
+            .health_updates
+            .iter()
+            .filter(|u| u.status == HealthStatus::Unhealthy)
+            .map(|u| u.service_id.clone())
+            .collect();
+        for group in marked {
+            let status_after = |id: &str, now: Option<HealthStatus>| {
+                let update = plan
+                    .health_updates
+                    .iter()
+                    .find(|u| u.service_id == group && u.instance_id == id);
+                update.map(|u| u.status).or(now)
+            };
+            let answering = self
+                .members
+                .iter()
+                .filter(|(g, id, _)| *g == group && !deleting.contains(&key(g, id)))
+                .filter(|(_, id, now)| status_after(id, *now) != Some(HealthStatus::Unhealthy))
+                .count();
+            if answering > 0 {
+                continue;
+            }
+            let spared = plan
+                .health_updates
+                .iter()
+                .filter(|u| u.service_id == group && u.status == HealthStatus::Unhealthy)
+                .map(|u| u.instance_id.clone())
+                .min();
+            plan.health_updates
+                .retain(|u| !(u.service_id == group && Some(&u.instance_id) == spared.as_ref()));
         }
     }
 }

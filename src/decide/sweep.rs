@@ -1,40 +1,21 @@
-//! A full sweep's decisions: each owned record judged from the inventory, then
-//! from the health checks of the endpoints that need one.
+//! The zone's judge: each owned record judged from the inventory (the decision
+//! table's first pass, [`assess`]), then through the one judge ([`judge::decide`]).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use super::backing::{backing, in_grace, recently_starting};
 use super::estate::Estate;
-use super::policy;
+use super::judge::{self, Assessment, Judge, OnFailedCheck, Verdict};
+use super::policy::Listed;
 use super::ties::Ties;
 use super::{
-    plain_target, Decision, DeleteReason, Evidence, KeepReason, Plan, PlanSettings, Planned,
-    TaskRef,
+    plain_target, Decision, DeleteReason, Evidence, KeepReason, Plan, PlanSettings, TaskRef,
 };
 use crate::classify::{OwnedRecord, Target};
 use crate::model::health::{Endpoint, HealthResult};
 use crate::model::Inventory;
-
-/// What [`assess`] concluded for one record before health checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Assessment {
-    /// Where the record points, for the report (`host:port`, or an address).
-    pub target: String,
-    pub verdict: Verdict,
-    /// What a decided deletion rests on.
-    pub evidence: Option<Evidence>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    Decided(Decision),
-    /// Backed by a running task past its grace period: the endpoint decides.
-    Check {
-        endpoint: Endpoint,
-        task: TaskRef,
-    },
-}
 
 fn decided(target: String, decision: Decision) -> Assessment {
     Assessment {
@@ -146,10 +127,10 @@ fn assess_one(
             target,
             verdict: Verdict::Check {
                 endpoint: Endpoint { ip, port },
-                task: TaskRef {
+                task: Some(TaskRef {
                     arn: task.arn.clone(),
                     cluster: task.cluster.clone(),
-                },
+                }),
             },
             evidence: None,
         },
@@ -159,40 +140,40 @@ fn assess_one(
     }
 }
 
-/// The distinct endpoints the assessments need checked.
-pub fn endpoints(assessments: &[Assessment]) -> BTreeSet<Endpoint> {
-    assessments
-        .iter()
-        .filter_map(|a| match &a.verdict {
-            Verdict::Check { endpoint, .. } => Some(*endpoint),
-            Verdict::Decided(_) => None,
-        })
-        .collect()
+/// The zone's side of the judge: what was read of ECS and EC2, and every record
+/// set of the zone by name (foreign ones included: last-record protection is
+/// about the name answering at all).
+pub struct ZoneJudge<'a> {
+    pub inventory: &'a Inventory,
+    pub name_counts: &'a HashMap<String, usize>,
 }
 
-/// The tasks with at least one checked endpoint that answered: never stopped,
-/// whatever their other endpoints did.
-fn tasks_answering(
-    assessments: &[Assessment],
-    health: &HashMap<Endpoint, HealthResult>,
-) -> HashSet<String> {
-    assessments
-        .iter()
-        .filter_map(|a| match &a.verdict {
-            Verdict::Check { endpoint, task }
-                if health.get(endpoint).is_some_and(HealthResult::is_healthy) =>
-            {
-                Some(task.arn.clone())
-            }
-            _ => None,
-        })
-        .collect()
+impl Judge for ZoneJudge<'_> {
+    type Item = OwnedRecord;
+
+    fn assess(
+        &self,
+        records: &[OwnedRecord],
+        settings: &PlanSettings,
+        now: SystemTime,
+    ) -> Vec<Assessment> {
+        assess(records, self.inventory, settings, now)
+    }
+
+    /// A record whose every check failed is deleted: the zone has no marks.
+    fn on_failed_check(&self, _: &OwnedRecord) -> OnFailedCheck {
+        OnFailedCheck::Delete
+    }
+
+    fn listed(&self) -> Listed<'_> {
+        Listed {
+            group_counts: Cow::Borrowed(self.name_counts),
+            members: Vec::new(),
+        }
+    }
 }
 
-/// Final decisions: health results, then the safety rules ([`policy`]).
-///
-/// `name_counts` counts every record set in the zone by name, foreign ones
-/// included: last-record protection is about the name answering at all.
+/// Final decisions for the zone: [`judge::decide`] with the zone's judge.
 pub fn decide(
     records: &[OwnedRecord],
     assessments: Vec<Assessment>,
@@ -201,42 +182,17 @@ pub fn decide(
     name_counts: &HashMap<String, usize>,
     settings: &PlanSettings,
 ) -> Plan {
-    let answering = tasks_answering(&assessments, health);
-    let items: Vec<Planned> = records
-        .iter()
-        .zip(assessments)
-        .map(|(record, a)| {
-            let (decision, task, evidence) = match a.verdict {
-                Verdict::Decided(d) => (d, None, a.evidence),
-                Verdict::Check { endpoint, task } => match health.get(&endpoint) {
-                    Some(HealthResult::Healthy) => {
-                        (Decision::Keep(KeepReason::Healthy), None, None)
-                    }
-                    Some(HealthResult::Unhealthy { failures }) => (
-                        Decision::Delete(DeleteReason::Unhealthy),
-                        (!answering.contains(&task.arn)).then_some(task),
-                        Some(Evidence::ChecksFailed {
-                            endpoint,
-                            failures: failures.clone(),
-                        }),
-                    ),
-                    None => (Decision::Keep(KeepReason::Unchecked), None, None),
-                },
-            };
-            Planned {
-                item: record.clone(),
-                target: a.target,
-                decision,
-                task,
-                evidence,
-            }
-        })
-        .collect();
-
-    let mut plan = Plan {
-        items,
-        guard: Default::default(),
+    let inventory = Inventory::default();
+    let judge = ZoneJudge {
+        inventory: &inventory,
+        name_counts,
     };
-    policy::apply_safety_rules(&mut plan, inventory_complete, name_counts, settings);
-    plan
+    judge::decide(
+        &judge,
+        records,
+        assessments,
+        health,
+        inventory_complete,
+        settings,
+    )
 }

@@ -7,7 +7,8 @@ use std::time::SystemTime;
 
 use super::backing::declarations;
 use super::estate::Estate;
-use super::sweep::{assess, Verdict};
+use super::judge::Verdict;
+use super::sweep::assess;
 use super::{
     event_plan, plain_target, Decision, DeleteReason, Evidence, KeepReason, Plan, PlanSettings,
     Planned,

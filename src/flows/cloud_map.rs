@@ -9,11 +9,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::aws::Aws;
 use crate::classify::{OwnedInstance, Registrar};
-use crate::decide::cloud_map::{self as decide, RegistryContext, RegistryPlan};
+use crate::decide::cloud_map::{self as decide, RegistryContext};
+use crate::decide::endpoints;
 use crate::model::cloud_map::{task_id, Registration, RegistryListing, SweptNamespace};
-use crate::model::{
-    vpc_ids, ClusterScope, ReadFailure, Task, TaskStatus, TaskStoppedEvent, WriteOutcome,
-};
+use crate::model::{vpc_ids, ClusterScope, ReadFailure, Task, TaskStatus, TaskStoppedEvent};
 use crate::progress::Phase;
 use crate::report::cloud_map::NamespaceReport;
 use crate::report::{RecordCounts, Report};
@@ -107,24 +106,23 @@ async fn sweep_namespace<A: Aws>(
     };
     let assessed =
         decide::assess_instances(&owned, &context, &settings, std::time::SystemTime::now());
-    let (health, unchecked) = run
-        .check_before_deadline(&decide::instance_endpoints(&assessed))
-        .await;
+    let (health, unchecked) = run.check_before_deadline(&endpoints(&assessed)).await;
     if let Some(why) = unchecked {
         entry.incomplete(why);
     }
     let complete = listing.failures.is_empty() && evidence.failures.is_empty();
     let plan = decide::decide_instances(&owned, assessed, &health, &listing, complete, &settings);
-    if plan.plan.guard.tripped {
+    if plan.guard.tripped {
         tracing::error!(
             namespace = %namespace.namespace.name,
-            negative = plan.plan.guard.negative,
-            owned = plan.plan.guard.owned,
-            limit_percent = plan.plan.guard.limit_percent,
+            negative = plan.guard.negative,
+            owned = plan.guard.owned,
+            limit_percent = plan.guard.limit_percent,
             "mass-deletion guard tripped: no negative-evidence deregistration made"
         );
     }
-    run.write_registry(&plan, entry).await;
+    let written = run.write(namespace, &plan).await;
+    entry.record(&plan, &written);
     Ok(())
 }
 
@@ -212,9 +210,12 @@ pub async fn deregister_stopped_task<A: Aws>(
         match OwnedInstance::classify(&registration, &service, owner) {
             Some(instance) => {
                 entry.instances.owned += 1;
+                let (scope, settings) = (deps.cluster_scope(), deps.plan_settings());
+                let now = std::time::SystemTime::now();
                 let plan =
-                    decide::decide_task_stopped_instance(instance, stopped, &deps.plan_settings());
-                run.write_registry(&plan, entry).await;
+                    decide::decide_task_stopped_instance(instance, stopped, &scope, &settings, now);
+                let written = run.write(namespace, &plan).await;
+                entry.record(&plan, &written);
             }
             None => entry.instances.foreign += 1,
         }
@@ -263,47 +264,4 @@ async fn stopped_instance<A: Aws>(
     let read = aws.registration(&service.id, task_id(&detail.task_arn));
     let registration = run.timed(Phase::Inventory, read).await?;
     Ok(registration.map(|r| (namespace_id, service.name, r)))
-}
-
-impl<A: Aws> Run<'_, A> {
-    /// Writes a namespace's plan: its deregistrations (each followed to its end)
-    /// and its health updates, unless a dry run; the outcome into `entry`.
-    pub(crate) async fn write_registry(&self, plan: &RegistryPlan, entry: &mut NamespaceReport) {
-        let aws = &self.deps.aws;
-        let deletions: Vec<_> = plan.plan.deletions().collect();
-        let stop_at = self.stop_at;
-        let apply = async {
-            if self.dry_run {
-                let outcomes = vec![WriteOutcome::Deleted; deletions.len()];
-                return (outcomes, vec![Ok(()); plan.health_updates.len()]);
-            }
-            let targets: Vec<(String, String)> = deletions
-                .iter()
-                .map(|p| (p.item.service_id.clone(), p.item.id.clone()))
-                .collect();
-            let outcomes = aws.deregister(&targets, stop_at).await;
-            let mut updates = Vec::new();
-            for u in &plan.health_updates {
-                let result = match stop_at.is_some_and(|at| tokio::time::Instant::now() >= at) {
-                    true => Err(format!(
-                        "deadline near: custom health of {}/{} not set to {}",
-                        u.service,
-                        u.instance_id,
-                        crate::model::wire_name(&u.status)
-                    )),
-                    false => {
-                        let set = aws.set_health(&u.service_id, &u.instance_id, u.status, stop_at);
-                        set.await
-                    }
-                };
-                updates.push(result);
-            }
-            (outcomes, updates)
-        };
-        let (outcomes, updates) = self.timed(Phase::Writes, apply).await;
-        if outcomes.contains(&WriteOutcome::Skipped) {
-            entry.incomplete("deadline near: some deregistrations were not attempted");
-        }
-        entry.record_plan(plan, &outcomes, &updates);
-    }
 }

@@ -94,6 +94,7 @@ pub async fn instance_gone<A: Aws>(
     let now = std::time::SystemTime::now();
     let settings = deps.plan_settings();
     let plan = decide::decide_instance_gone(&view.owned, instance_id, &inventory, &settings, now);
-    run.write(&view.zone, &plan, report).await;
+    let written = run.write(&view.zone, &plan).await;
+    report.record(&plan, &written);
     Ok(())
 }

@@ -80,6 +80,7 @@ async fn sweep_zone<A: Aws>(run: &Run<'_, A>, report: &mut Report) -> Result<(),
             "mass-deletion guard tripped: no negative-evidence deletion made"
         );
     }
-    run.write(&view.zone, &plan, report).await;
+    let written = run.write(&view.zone, &plan).await;
+    report.record(&plan, &written);
     Ok(())
 }

@@ -76,7 +76,8 @@ async fn stopped_task_records<A: Aws>(
     let now = std::time::SystemTime::now();
     let settings = deps.plan_settings();
     let plan = decide::decide_task_stopped(&view.owned, &stopped, &inventory, &settings, now);
-    run.write(&view.zone, &plan, report).await;
+    let written = run.write(&view.zone, &plan).await;
+    report.record(&plan, &written);
     Ok(())
 }
 

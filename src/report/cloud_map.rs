@@ -5,12 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{add_error, record_outcomes, Reason, RecordCounts, Tally};
+use super::{add_error, fold, Reason, RecordCounts, ReportItem, Written};
 use crate::classify::OwnedInstance;
-use crate::decide::cloud_map::RegistryPlan;
-use crate::decide::{DeleteReason, Evidence, Guard, KeepReason, Planned};
+use crate::decide::{DeleteReason, Evidence, Guard, KeepReason, Plan, Planned};
 use crate::model::cloud_map::HealthStatus;
-use crate::model::WriteOutcome;
 
 /// One namespace's entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -84,54 +82,36 @@ impl NamespaceReport {
         self.errors.push(why.into());
     }
 
-    /// Fills in the plan's decisions, what became of each deregistration (one
-    /// outcome per deletion, in order) and of each health update (one result
-    /// each, in order).
-    pub fn record_plan(
-        &mut self,
-        plan: &RegistryPlan,
-        outcomes: &[WriteOutcome],
-        updates: &[Result<(), String>],
-    ) {
-        self.guard = plan.plan.guard;
-        let (deregistered, held) = (&mut self.deregistered, &mut self.held);
-        let tally = Tally {
-            kept: &mut self.kept,
-            errors: &mut self.errors,
-            complete: &mut self.complete,
-        };
-        record_outcomes(&plan.plan, outcomes, tally, |p, reason, decided| {
-            let list = match reason {
-                Reason::Deleted(_) => &mut *deregistered,
-                Reason::Held(_) => &mut *held,
-            };
-            list.push(entry(p, reason, decided));
-        });
-        for (update, result) in plan.health_updates.iter().zip(updates) {
-            match result {
-                Ok(()) => self.health_updates.push(ReportedHealthUpdate {
-                    service: update.service.clone(),
-                    instance_id: update.instance_id.clone(),
-                    status: update.status,
-                }),
-                Err(message) => add_error(&mut self.errors, message),
-            }
+    /// Fills in the namespace's plan and what became of its writes.
+    pub fn record(&mut self, plan: &Plan<OwnedInstance>, written: &Written) {
+        self.guard = plan.guard;
+        let folded = fold(plan, written);
+        self.complete &= folded.complete;
+        for (k, n) in folded.kept {
+            *self.kept.entry(k).or_default() += n;
+        }
+        self.deregistered.extend(folded.removed);
+        self.held.extend(folded.held);
+        self.health_updates.extend(folded.health_updates);
+        for e in folded.errors {
+            add_error(&mut self.errors, &e);
         }
     }
 }
 
-fn entry(
-    p: &Planned<OwnedInstance>,
-    reason: Reason,
-    decided: Option<DeleteReason>,
-) -> ReportedInstance {
-    ReportedInstance {
-        service: p.item.service.clone(),
-        instance_id: p.item.id.clone(),
-        target: p.target.clone(),
-        reason,
-        decided,
-        evidence: p.evidence.clone(),
+impl ReportItem for OwnedInstance {
+    type Entry = ReportedInstance;
+    const REMOVALS: &'static str = "deregistrations";
+
+    fn entry(p: &Planned<Self>, reason: Reason, decided: Option<DeleteReason>) -> ReportedInstance {
+        ReportedInstance {
+            service: p.item.service.clone(),
+            instance_id: p.item.id.clone(),
+            target: p.target.clone(),
+            reason,
+            decided,
+            evidence: p.evidence.clone(),
+        }
     }
 }
 

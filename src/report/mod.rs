@@ -11,12 +11,13 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::classify::OwnedRecord;
 use crate::decide::{
     Decision, DeleteReason, Evidence, Guard, HoldReason, KeepReason, Plan, Planned,
 };
 pub use crate::events::Trigger;
 use crate::model::WriteOutcome;
-use cloud_map::NamespaceReport;
+use cloud_map::{NamespaceReport, ReportedHealthUpdate};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RecordCounts {
@@ -116,66 +117,119 @@ impl Report {
         self.errors.push(why.into());
     }
 
-    /// Fills in the plan's decisions and what became of the deletions.
-    /// `outcomes` holds one entry per [`Plan::deletions`] item, in order (in a dry
-    /// run, every one `Deleted`: what would be).
-    pub fn record_plan(&mut self, plan: &Plan, outcomes: &[WriteOutcome]) {
+    /// Fills in the zone's plan and what became of its writes.
+    pub fn record(&mut self, plan: &Plan, written: &Written) {
         self.guard = plan.guard;
-        let (deleted, held) = (&mut self.deleted, &mut self.held);
-        let tally = Tally {
-            kept: &mut self.kept,
-            errors: &mut self.errors,
-            complete: &mut self.complete,
-        };
-        record_outcomes(plan, outcomes, tally, |p, reason, decided| {
-            let list = match reason {
-                Reason::Deleted(_) => &mut *deleted,
-                Reason::Held(_) => &mut *held,
-            };
-            list.push(entry(p, reason, decided));
-        });
-    }
-}
-
-/// The parts of a report (or of a namespace's entry) that a plan's outcomes
-/// are counted into, besides its lists.
-pub(crate) struct Tally<'a> {
-    pub kept: &'a mut BTreeMap<KeepReason, usize>,
-    pub errors: &'a mut Vec<String>,
-    pub complete: &'a mut bool,
-}
-
-/// Folds a plan and what became of its deletions (`outcomes`: one per
-/// [`Plan::deletions`] item, in order) into a report: kept items counted, held
-/// and deleted ones handed to `list` with their reason (and the reason decided,
-/// for a hold), failed writes into `errors`, writes accepted but not seen
-/// through making it incomplete. A deletion that found its item gone already,
-/// or was never attempted (said once, by the writer), is not reported.
-pub(crate) fn record_outcomes<T>(
-    plan: &Plan<T>,
-    outcomes: &[WriteOutcome],
-    tally: Tally,
-    mut list: impl FnMut(&Planned<T>, Reason, Option<DeleteReason>),
-) {
-    let mut outcomes = outcomes.iter();
-    for p in &plan.items {
-        match p.decision {
-            Decision::Keep(k) => *tally.kept.entry(k).or_default() += 1,
-            Decision::Hold { decided, hold } => list(p, Reason::Held(hold), Some(decided)),
-            Decision::Delete(reason) => match outcomes.next() {
-                Some(WriteOutcome::Deleted) => list(p, Reason::Deleted(reason), None),
-                Some(WriteOutcome::Conflict(_)) => {
-                    list(p, Reason::Held(HoldReason::WriteConflict), Some(reason))
-                }
-                Some(WriteOutcome::Failed(message)) => add_error(tally.errors, message),
-                Some(WriteOutcome::Unconfirmed(message)) => {
-                    *tally.complete = false;
-                    add_error(tally.errors, message);
-                }
-                Some(WriteOutcome::Vanished | WriteOutcome::Skipped) | None => {}
-            },
+        let folded = fold(plan, written);
+        self.complete &= folded.complete;
+        for (k, n) in folded.kept {
+            *self.kept.entry(k).or_default() += n;
+        }
+        self.deleted.extend(folded.removed);
+        self.held.extend(folded.held);
+        self.stopped_tasks
+            .extend(written.stopped_tasks.iter().cloned());
+        for e in folded.errors {
+            add_error(&mut self.errors, &e);
         }
     }
+}
+
+/// What became of a plan's writes, in the plan's order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    /// One per deletion ([`Plan::deletions`]).
+    pub outcomes: Vec<WriteOutcome>,
+    /// One per custom health update.
+    pub marks: Vec<Result<(), String>>,
+    /// Tasks stopped (`STOP_UNHEALTHY_TASKS`).
+    pub stopped_tasks: Vec<String>,
+    /// Why tasks could not be stopped.
+    pub errors: Vec<String>,
+}
+
+/// How a registry's items appear in its report entry.
+pub(crate) trait ReportItem: Sized {
+    type Entry;
+    /// What a deletion is called in `errors` ("deletions", "deregistrations").
+    const REMOVALS: &'static str;
+    fn entry(p: &Planned<Self>, reason: Reason, decided: Option<DeleteReason>) -> Self::Entry;
+}
+
+/// One registry's part of the report: the one assembly the zone's fields and each
+/// `cloud_map` entry are both made from.
+pub(crate) struct Folded<E> {
+    pub kept: BTreeMap<KeepReason, usize>,
+    /// Deleted (deregistered), or in a dry run what would be.
+    pub removed: Vec<E>,
+    pub held: Vec<E>,
+    pub health_updates: Vec<ReportedHealthUpdate>,
+    pub errors: Vec<String>,
+    /// False when a write was accepted but not seen through, or not attempted.
+    pub complete: bool,
+}
+
+/// Folds a plan and what became of its writes: kept items counted, held and
+/// deleted ones listed with their reason (and the reason decided, for a hold),
+/// failed writes into `errors`, writes accepted but not seen through or not
+/// attempted making it incomplete. A deletion that found its item gone already,
+/// or was never attempted (said once), is not listed.
+pub(crate) fn fold<T: ReportItem>(plan: &Plan<T>, written: &Written) -> Folded<T::Entry> {
+    let mut folded = Folded {
+        kept: BTreeMap::new(),
+        removed: Vec::new(),
+        held: Vec::new(),
+        health_updates: Vec::new(),
+        errors: Vec::new(),
+        complete: true,
+    };
+    if written.outcomes.contains(&WriteOutcome::Skipped) {
+        folded.complete = false;
+        let why = format!("deadline near: some {} were not attempted", T::REMOVALS);
+        folded.errors.push(why);
+    }
+    let mut outcomes = written.outcomes.iter();
+    for p in &plan.items {
+        let (list, reason, decided) = match p.decision {
+            Decision::Keep(k) => {
+                *folded.kept.entry(k).or_default() += 1;
+                continue;
+            }
+            Decision::Hold { decided, hold } => {
+                (&mut folded.held, Reason::Held(hold), Some(decided))
+            }
+            Decision::Delete(reason) => match outcomes.next() {
+                Some(WriteOutcome::Deleted) => (&mut folded.removed, Reason::Deleted(reason), None),
+                Some(WriteOutcome::Conflict(_)) => {
+                    let held = Reason::Held(HoldReason::WriteConflict);
+                    (&mut folded.held, held, Some(reason))
+                }
+                Some(WriteOutcome::Failed(message)) => {
+                    add_error(&mut folded.errors, message);
+                    continue;
+                }
+                Some(WriteOutcome::Unconfirmed(message)) => {
+                    folded.complete = false;
+                    add_error(&mut folded.errors, message);
+                    continue;
+                }
+                Some(WriteOutcome::Vanished | WriteOutcome::Skipped) | None => continue,
+            },
+        };
+        list.push(T::entry(p, reason, decided));
+    }
+    for (update, mark) in plan.health_updates.iter().zip(&written.marks) {
+        match mark {
+            Ok(()) => folded.health_updates.push(ReportedHealthUpdate {
+                service: update.service.clone(),
+                instance_id: update.instance_id.clone(),
+                status: update.status,
+            }),
+            Err(message) => add_error(&mut folded.errors, message),
+        }
+    }
+    folded.errors.extend(written.errors.iter().cloned());
+    folded
 }
 
 /// Adds `message` to `errors` unless it is there already.
@@ -185,15 +239,20 @@ pub(crate) fn add_error(errors: &mut Vec<String>, message: &str) {
     }
 }
 
-fn entry(p: &Planned, reason: Reason, decided: Option<DeleteReason>) -> ReportedRecord {
-    ReportedRecord {
-        name: p.item.set.name.clone(),
-        rtype: p.item.set.rtype.clone(),
-        set_identifier: p.item.set.set_identifier.clone(),
-        target: p.target.clone(),
-        reason,
-        decided,
-        evidence: p.evidence.clone(),
+impl ReportItem for OwnedRecord {
+    type Entry = ReportedRecord;
+    const REMOVALS: &'static str = "deletions";
+
+    fn entry(p: &Planned<Self>, reason: Reason, decided: Option<DeleteReason>) -> ReportedRecord {
+        ReportedRecord {
+            name: p.item.set.name.clone(),
+            rtype: p.item.set.rtype.clone(),
+            set_identifier: p.item.set.set_identifier.clone(),
+            target: p.target.clone(),
+            reason,
+            decided,
+            evidence: p.evidence.clone(),
+        }
     }
 }
 
