@@ -264,3 +264,19 @@ def test_list_hosted_zones_by_name_starts_at_name(endpoint):
     assert resp["IsTruncated"] is True and resp["NextDNSName"] == "sd.internal."
     assert resp["NextHostedZoneId"] == ids["sd.internal."].split("/")[-1]
     assert resp["HostedZones"][0]["Config"]["PrivateZone"] is True
+
+
+def test_max_items_must_be_a_whole_number_from_1(endpoint):
+    """Both paged Route 53 listings check MaxItems alike: InvalidInput below 1
+    or when it is not a whole number; above the maximum, only the maximum."""
+    r53 = client(endpoint, "route53")
+    zone_id = make_zone(r53)
+    listings = {"ListResourceRecordSets": lambda n: r53.list_resource_record_sets(HostedZoneId=zone_id, MaxItems=n),
+                "ListHostedZonesByName": lambda n: r53.list_hosted_zones_by_name(MaxItems=n)}
+    for name, listing in listings.items():
+        for bad in ("abc", "0", "-1", "1.5", "1e2"):
+            with pytest.raises(r53.exceptions.InvalidInput) as info:
+                listing(bad)
+            assert info.value.response["Error"]["Message"] == f"Invalid value for MaxItems: {bad}", name
+        resp = listing("1000")
+        assert (resp["MaxItems"], resp["IsTruncated"]) == ("1000", False), name
