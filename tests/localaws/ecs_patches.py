@@ -52,9 +52,7 @@ What moto does differently from ECS, and what is patched here:
 
 from __future__ import annotations
 
-import base64
 import inspect
-import json
 import re
 import sys
 from datetime import datetime, timezone
@@ -73,6 +71,8 @@ from moto.ecs.responses import DESCRIBE_TASKS_TAGS, EC2ContainerServiceResponse
 from moto.moto_api import state_manager
 from moto.moto_api._internal import mock_random
 from moto.utilities.utils import get_partition
+
+import paging
 
 DYNAMIC_PORT_FIRST = 32768
 DYNAMIC_PORT_LAST = 60999
@@ -388,24 +388,16 @@ def parse_instance_filter(expression: str | None) -> set[str] | None:
 
 
 def _paginate(resp: EC2ContainerServiceResponse, items: list[str]) -> tuple[list[str], str | None]:
+    """One page of ``maxResults`` (1..100, default 100) items from ``nextToken`` on, and the next token."""
     max_results = resp._get_param("maxResults")
-    token = resp._get_param("nextToken")
-    size = MAX_PAGE
-    if max_results is not None:
-        size = int(max_results)
-        if not 1 <= size <= MAX_PAGE:
-            raise InvalidParameterException(f"maxResults must be between 1 and {MAX_PAGE}.")
-    start = 0
-    if token:
-        try:
-            start = int(json.loads(base64.b64decode(token))["offset"])
-        except Exception:
-            raise InvalidParameterException("Invalid nextToken.") from None
-    page = items[start : start + size]
-    next_token = None
-    if start + size < len(items):
-        next_token = base64.b64encode(json.dumps({"offset": start + size}).encode()).decode()
-    return page, next_token
+    try:
+        size = paging.page_size(None if max_results is None else int(max_results), MAX_PAGE)
+    except ValueError:  # paging.PageError too
+        raise InvalidParameterException(f"maxResults must be between 1 and {MAX_PAGE}.") from None
+    try:
+        return paging.offset_page(items, size, resp._get_param("nextToken"))
+    except paging.PageError:
+        raise InvalidParameterException("Invalid nextToken.") from None
 
 
 def resp_describe_tasks(self: EC2ContainerServiceResponse) -> ActionResult:

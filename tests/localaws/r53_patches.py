@@ -34,7 +34,7 @@ from __future__ import annotations
 import string
 import threading
 from collections import deque
-from typing import Any
+from typing import Any, Callable
 
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
@@ -44,12 +44,16 @@ from moto.route53.exceptions import InvalidActionValue, InvalidInput
 from moto.route53.models import FakeZone, RecordSet, Route53Backend, route53_backends
 from moto.route53.responses import Route53
 
+import paging
+
 # Documented quotas for ChangeResourceRecordSets
 # https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html#limits-api-requests-changeresourcerecordsets
 MAX_RESOURCE_RECORDS_PER_BATCH = 1000
 MAX_VALUE_CHARS_PER_BATCH = 32000
 # ListResourceRecordSets: "If you specify a value greater than 300, Route 53 returns only the first 300"
 LIST_MAX_ITEMS = 300
+# ListHostedZonesByName: "Route 53 returns up to 100 items in each response"
+LIST_ZONES_MAX_ITEMS = 100
 
 # Characters Route 53 keeps literally in a DNS name; everything else is
 # stored and returned as a backslash-escaped three-digit octal code
@@ -370,6 +374,24 @@ def find_zone(zone_id: str) -> FakeZone | None:
 # ---------------------------------------------------------------------------
 
 
+def _page(
+    self: Route53, items: list[Any], maximum: int, key: Callable[[Any], Any], start: Any
+) -> tuple[list[Any], Any, dict[str, Any]]:
+    """A page of ``items`` as Route 53 lists them: in ``key`` order from
+    ``start`` on, ``MaxItems`` of them (by default ``maximum``; above it, only
+    ``maximum``; not a whole number, or below 1: InvalidInput).  Returns the
+    page, the first item of the next page (None on the last) and the answer's
+    ``IsTruncated`` and ``MaxItems``."""
+    raw = self._get_param("MaxItems")
+    try:
+        requested = int(raw) if raw not in (None, "") else maximum
+        size = paging.page_size(requested, maximum, clamp=True)
+    except ValueError:  # paging.PageError too
+        raise InvalidInput(f"Invalid value for MaxItems: {raw}") from None
+    page, following = paging.cursor_page(items, size, key=key, start=start)
+    return page, following, {"IsTruncated": following is not None, "MaxItems": str(requested)}
+
+
 def list_resource_record_sets(self: Route53) -> ActionResult:
     """Replaces moto's ``Route53.list_resource_record_sets``.
 
@@ -382,30 +404,15 @@ def list_resource_record_sets(self: Route53) -> ActionResult:
     start_name = self._get_param("StartRecordName")
     start_type = self._get_param("StartRecordType")
     start_id = self._get_param("StartRecordIdentifier")
-    raw_max = self._get_param("MaxItems")
     if start_type and not start_name:
         raise InvalidInput("The input is not valid")
     if start_id and not start_type:
         raise InvalidInput("The input is not valid")
-    try:
-        requested = int(raw_max) if raw_max not in (None, "") else LIST_MAX_ITEMS
-    except ValueError:
-        raise InvalidInput(f"Invalid value for MaxItems: {raw_max}") from None
-    if requested < 1:
-        raise InvalidInput(f"Invalid value for MaxItems: {raw_max}")
-    page_size = min(requested, LIST_MAX_ITEMS)
-
-    records = sorted(zone.rrsets, key=lambda r: sort_key(r.name, r.type, r.set_identifier))
-    if start_name:
-        cursor = sort_key(normalize_name(start_name), start_type or "", start_id or "")
-        records = [r for r in records if sort_key(r.name, r.type, r.set_identifier) >= cursor]
-    page = records[:page_size]
-    nxt = records[page_size] if len(records) > page_size else None
-    result = {
-        "ResourceRecordSets": page,
-        "IsTruncated": nxt is not None,
-        "MaxItems": str(requested),
-    }
+    cursor = sort_key(normalize_name(start_name), start_type or "", start_id or "") if start_name else None
+    page, nxt, paged = _page(
+        self, zone.rrsets, LIST_MAX_ITEMS, key=lambda r: sort_key(r.name, r.type, r.set_identifier), start=cursor
+    )
+    result = {"ResourceRecordSets": page, **paged}
     if nxt is not None:
         result["NextRecordName"] = nxt.name
         result["NextRecordType"] = nxt.type
@@ -444,30 +451,15 @@ def list_hosted_zones_by_name(self: Route53) -> ActionResult:
     """
     dns_name = self._get_param("DNSName")
     zone_id = self._get_param("HostedZoneId")
-    raw_max = self._get_param("MaxItems")
     if zone_id and not dns_name:
         raise InvalidInput("The input is not valid")
-    requested = int(raw_max) if raw_max not in (None, "") else 100
-    if requested < 1:
-        raise InvalidInput(f"Invalid value for MaxItems: {raw_max}")
-    page_size = min(requested, 100)
 
     def zone_key(zone: FakeZone) -> tuple[str, str, str]:
         return sort_key(normalize_name(zone.name), "", zone.resource_id)
 
-    zones = sorted(self.backend.zones.values(), key=zone_key)
-    if dns_name:
-        cursor = sort_key(normalize_name(dns_name), "", strip_zone_id(zone_id or ""))
-        zones = [z for z in zones if zone_key(z) >= cursor]
-    page = zones[:page_size]
-    nxt = zones[page_size] if len(zones) > page_size else None
-    result: dict[str, Any] = {
-        "HostedZones": page,
-        "DNSName": dns_name,
-        "HostedZoneId": zone_id,
-        "IsTruncated": nxt is not None,
-        "MaxItems": str(requested),
-    }
+    cursor = sort_key(normalize_name(dns_name), "", strip_zone_id(zone_id or "")) if dns_name else None
+    page, nxt, paged = _page(self, list(self.backend.zones.values()), LIST_ZONES_MAX_ITEMS, key=zone_key, start=cursor)
+    result: dict[str, Any] = {"HostedZones": page, "DNSName": dns_name, "HostedZoneId": zone_id, **paged}
     if nxt is not None:
         result["NextDNSName"] = nxt.name
         result["NextHostedZoneId"] = nxt.resource_id

@@ -58,7 +58,6 @@ what is patched here (README.md, "Cloud Map", has the AWS sources):
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from typing import Any
@@ -84,6 +83,8 @@ from moto.servicediscovery.models import (
 )
 from moto.servicediscovery.responses import ServiceDiscoveryResponse
 from moto.utilities.utils import get_partition
+
+import paging
 
 MAX_PAGE = 100
 HEALTH_STATUSES = ("HEALTHY", "UNHEALTHY")
@@ -551,37 +552,19 @@ def get_instances_health_status(
 # ---------------------------------------------------------------------------
 
 
-def _max_results(value: Any) -> int:
-    if value is None:
-        return MAX_PAGE
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE:
-        raise InvalidInput(f"MaxResults must be between 1 and {MAX_PAGE}")
-    return value
-
-
-def _encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"localaws:{offset}".encode()).decode()
-
-
-def _decode_token(token: Any) -> int:
-    if token is None or token == "":
-        return 0
+def _page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], dict[str, str]]:
+    """One page of ``MaxResults`` (1..100, default 100) items from
+    ``NextToken`` on, and the ``NextToken`` member of the answer ({} on the
+    last page)."""
     try:
-        text = base64.urlsafe_b64decode(str(token).encode()).decode()
-        prefix, offset = text.split(":")
-        if prefix != "localaws" or int(offset) < 0:
-            raise ValueError
-        return int(offset)
-    except (ValueError, UnicodeDecodeError):
+        size = paging.page_size(params.get("MaxResults"), MAX_PAGE)
+    except paging.PageError:
+        raise InvalidInput(f"MaxResults must be between 1 and {MAX_PAGE}") from None
+    try:
+        page, token = paging.offset_page(items, size, params.get("NextToken"))
+    except paging.PageError:
         raise InvalidInput("The NextToken is not valid") from None
-
-
-def _page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | None]:
-    """One page of ``MaxResults`` items from ``NextToken`` on, and the next token."""
-    size = _max_results(params.get("MaxResults"))
-    start = _decode_token(params.get("NextToken"))
-    end = start + size
-    return items[start:end], (_encode_token(end) if end < len(items) else None)
+    return page, ({"NextToken": token} if token else {})
 
 
 def _filters(params: dict[str, Any], allowed: dict[str, tuple[str, ...]]) -> list[tuple[str, str, list[str]]]:
@@ -666,7 +649,7 @@ def resp_list_services(self: ServiceDiscoveryResponse) -> tuple[int, dict[str, s
     params = json.loads(self.body or "{}")
     filters = _filters(params, {"NAMESPACE_ID": ("EQ", "IN"), "RESOURCE_OWNER": ("EQ",)})
     backend = self.servicediscovery_backend
-    page, token = _page(list(backend.services.values()), params)
+    page, more = _page(list(backend.services.values()), params)
 
     def keep(service: Service) -> bool:
         for name, condition, values in filters:
@@ -680,10 +663,7 @@ def resp_list_services(self: ServiceDiscoveryResponse) -> tuple[int, dict[str, s
                 return False
         return True
 
-    result: dict[str, Any] = {"Services": [_service_summary(backend, s) for s in page if keep(s)]}
-    if token:
-        result["NextToken"] = token
-    return 200, {}, json.dumps(result)
+    return 200, {}, json.dumps({"Services": [_service_summary(backend, s) for s in page if keep(s)], **more})
 
 
 def _namespace_summary(backend: ServiceDiscoveryBackend, namespace: Namespace) -> dict[str, Any]:
@@ -716,7 +696,7 @@ def resp_list_namespaces(self: ServiceDiscoveryResponse) -> tuple[int, dict[str,
         },
     )
     backend = self.servicediscovery_backend
-    page, token = _page(list(backend.namespaces.values()), params)
+    page, more = _page(list(backend.namespaces.values()), params)
 
     def keep(namespace: Namespace) -> bool:
         for name, condition, values in filters:
@@ -732,10 +712,7 @@ def resp_list_namespaces(self: ServiceDiscoveryResponse) -> tuple[int, dict[str,
                 return False
         return True
 
-    result: dict[str, Any] = {"Namespaces": [_namespace_summary(backend, n) for n in page if keep(n)]}
-    if token:
-        result["NextToken"] = token
-    return 200, {}, json.dumps(result)
+    return 200, {}, json.dumps({"Namespaces": [_namespace_summary(backend, n) for n in page if keep(n)], **more})
 
 
 def _number(value: str) -> float:
@@ -801,30 +778,20 @@ def resp_list_operations(self: ServiceDiscoveryResponse) -> tuple[int, dict[str,
     params = json.loads(self.body or "{}")
     filters = _operation_filters(params)
     backend = self.servicediscovery_backend
-    page, token = _page(backend.list_operations(), params)
+    page, more = _page(backend.list_operations(), params)
     for op in page:
         observe(backend, op)
-    result: dict[str, Any] = {
-        "Operations": [op.to_json(short=True) for op in page if _operation_matches(backend, op, filters)]
-    }
-    if token:
-        result["NextToken"] = token
-    return 200, {}, json.dumps(result)
+    operations = [op.to_json(short=True) for op in page if _operation_matches(backend, op, filters)]
+    return 200, {}, json.dumps({"Operations": operations, **more})
 
 
 def resp_list_instances(self: ServiceDiscoveryResponse) -> str:
     params = json.loads(self.body or "{}")
     backend = self.servicediscovery_backend
     service = backend.get_service(params.get("ServiceId"))
-    page, token = _page(list(service.instances), params)
-    result: dict[str, Any] = {
-        "Instances": [
-            {"Id": i.instance_id, "Attributes": i.attributes, "CreatedByAccount": backend.account_id} for i in page
-        ]
-    }
-    if token:
-        result["NextToken"] = token
-    return json.dumps(result)
+    page, more = _page(list(service.instances), params)
+    instances = [{"Id": i.instance_id, "Attributes": i.attributes, "CreatedByAccount": backend.account_id} for i in page]
+    return json.dumps({"Instances": instances, **more})
 
 
 def resp_get_instances_health_status(self: ServiceDiscoveryResponse) -> str:
@@ -832,11 +799,8 @@ def resp_get_instances_health_status(self: ServiceDiscoveryResponse) -> str:
     records = self.servicediscovery_backend.get_instances_health_status(
         service_id=params.get("ServiceId"), instances=params.get("Instances")
     )
-    page, token = _page(records, params)
-    result: dict[str, Any] = {"Status": dict(page)}
-    if token:
-        result["NextToken"] = token
-    return json.dumps(result)
+    page, more = _page(records, params)
+    return json.dumps({"Status": dict(page), **more})
 
 
 def _backend(self: ServiceDiscoveryResponse) -> ServiceDiscoveryBackend:

@@ -8,11 +8,9 @@ import time
 
 import botocore.exceptions
 import pytest
-from botocore.config import Config
 
-from conftest import client, control, make_vpc
+from conftest import NO_RETRY, client, control, make_vpc
 
-NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 OPS = "servicediscovery/operations"
 
 

@@ -6,16 +6,9 @@ from __future__ import annotations
 
 import time
 
-import botocore.exceptions
 import pytest
 
-from conftest import client, control, ecs_host, run_instance
-
-
-def error(call, **kwargs):
-    with pytest.raises(botocore.exceptions.ClientError) as info:
-        call(**kwargs)
-    return info.value.response
+from conftest import client, control, ecs_host, error, run_instance
 
 
 # ---------------------------------------------------------------------------
