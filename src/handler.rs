@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::aws::Aws;
 use crate::events::{self, Action};
 use crate::flows::{self, Run};
-use crate::report::{Report, Trigger};
+use crate::report::{Ran, Report, Shape, Trigger};
 
 pub use crate::flows::{Deps, HandlerError, Invocation, DEADLINE_MARGIN};
 
@@ -33,23 +33,30 @@ pub async fn handle<A: Aws>(
         Action::InstanceGone { .. } => (Trigger::Ec2InstanceState, dry_run(None)),
     };
     let run = Run::new(deps, invocation, dry_run);
-    let mut report = deps.report(trigger, dry_run);
-    let halted = match &action {
-        Action::Sweep { .. } => Box::pin(flows::sweep(&run, &mut report)).await,
+    let ran = match &action {
+        Action::Sweep { .. } => Box::pin(flows::sweep(&run)).await,
         Action::Ignore { why, .. } => Err(flows::Halt::Ignored(why.clone())),
-        Action::TaskStopped(detail) => {
-            Box::pin(flows::task_stopped(&run, detail, &mut report)).await
-        }
+        Action::TaskStopped(detail) => Box::pin(flows::task_stopped(&run, detail)).await,
         Action::InstanceGone { instance_id, .. } => {
-            Box::pin(flows::instance_gone(&run, instance_id, &mut report)).await
+            Box::pin(flows::instance_gone(&run, instance_id)).await
         }
     };
-    let mut report = flows::finish(report, halted)?;
+    let mut ran = match ran {
+        Ok(ran) => ran,
+        Err(halt) => halt.settle(Ran::new())?,
+    };
     // A flow that stopped before it listed the zone (an event ignored or not
     // confirmed by its re-check) still names the zone it is about.
-    if report.hosted_zone_id.is_none() {
-        report.hosted_zone_id = deps.configured_zone_id();
+    if ran.hosted_zone_id.is_none() {
+        ran.hosted_zone_id = deps.configured_zone_id();
     }
+    let shape = Shape {
+        trigger,
+        dry_run,
+        limit_percent: deps.config.max_delete_percent,
+        cloud_map: !deps.config.cloud_map_namespaces.is_empty(),
+    };
+    let mut report = Report::assemble(shape, ran);
     report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     report.log(&run.timings());
     Ok(report)

@@ -10,12 +10,11 @@ use std::collections::{BTreeMap, HashMap};
 use crate::aws::Aws;
 use crate::classify::{OwnedInstance, Registrar};
 use crate::decide::cloud_map::{self as decide, RegistryContext};
-use crate::decide::endpoints;
+use crate::decide::NamespaceJudge;
 use crate::model::cloud_map::{task_id, Registration, RegistryListing, SweptNamespace};
 use crate::model::{vpc_ids, ClusterScope, ReadFailure, Task, TaskStatus, TaskStoppedEvent};
 use crate::progress::Phase;
-use crate::report::cloud_map::NamespaceReport;
-use crate::report::{RecordCounts, Report};
+use crate::report::{NamespaceRan, Ran, RecordCounts, Swept};
 
 use super::{Halt, Run};
 
@@ -23,55 +22,56 @@ use super::{Halt, Run};
 /// finished.
 const READS_OUT_OF_TIME: &str = "deadline near: Cloud Map or inventory reads did not finish in time; nothing was decided or deregistered in this namespace";
 
-/// Sweeps every configured namespace, one entry each in the report's `cloud_map`.
-/// The deadline never drops an entry nor undoes what the zone's sweep did: a
-/// namespace not resolved or not read in time gets an entry with `complete:
-/// false` that says so, and the sweep goes on (nothing is returned as
-/// [`Halt::OutOfTime`]).
-pub async fn sweep_namespaces<A: Aws>(run: &Run<'_, A>, report: &mut Report) -> Result<(), Halt> {
+/// Sweeps every configured namespace: one [`NamespaceRan`] each, in
+/// configuration order. The deadline never drops an entry nor undoes what the
+/// zone's sweep did: a namespace not resolved or not read in time gets an entry
+/// with `complete: false` that says so, and the sweep goes on.
+pub async fn sweep_namespaces<A: Aws>(run: &Run<'_, A>) -> Ran {
     let deps = run.deps;
-    let limit = deps.config.max_delete_percent;
+    let mut ran = Ran::new();
     let Ok(resolved) = run.within(deps.namespaces()).await else {
         for configured in &deps.config.cloud_map_namespaces {
-            let mut entry = NamespaceReport::new(configured, limit);
-            entry.incomplete(
+            let mut swept = Swept::default();
+            swept.incomplete(
                 "deadline near: the namespace was not resolved in time; nothing in it was decided or deregistered",
             );
-            report.add_namespace(entry);
+            ran.namespaces.push(unresolved(configured, swept));
         }
-        report.errors.push(
+        ran.errors.push(
             "deadline near: the Cloud Map namespaces were not resolved in time (see cloud_map)"
                 .to_string(),
         );
-        return Ok(());
+        return ran;
     };
     for (configured, namespace) in resolved {
-        let entry = match namespace {
+        let namespace = match namespace {
+            Ok(namespace) => namespace,
             Err(why) => {
                 tracing::error!(namespace = %configured, %why, "Cloud Map namespace not swept");
-                let mut entry = NamespaceReport::new(&configured, limit);
-                entry.incomplete(why.to_string());
-                entry
-            }
-            Ok(namespace) => {
-                let mut entry = namespace_entry(&namespace, limit);
-                match sweep_namespace(run, &namespace, &mut entry).await {
-                    Ok(()) => {}
-                    Err(Halt::OutOfTime) => {
-                        entry.incomplete(READS_OUT_OF_TIME);
-                        report.errors.push(format!(
-                            "deadline near: Cloud Map namespace {} was not swept to the end (see cloud_map)",
-                            namespace.namespace.name
-                        ));
-                    }
-                    Err(other) => return Err(other),
-                }
-                entry
+                let mut swept = Swept::default();
+                swept.incomplete(why.to_string());
+                ran.namespaces.push(unresolved(&configured, swept));
+                continue;
             }
         };
-        report.add_namespace(entry);
+        let swept = match sweep_namespace(run, &namespace).await {
+            Ok(swept) => swept,
+            Err(halt) => {
+                let mut swept = Swept::default();
+                swept.incomplete(READS_OUT_OF_TIME);
+                if !matches!(halt, Halt::OutOfTime) {
+                    tracing::error!(?halt, "Cloud Map namespace halted");
+                }
+                ran.errors.push(format!(
+                    "deadline near: Cloud Map namespace {} was not swept to the end (see cloud_map)",
+                    namespace.namespace.name
+                ));
+                swept
+            }
+        };
+        ran.namespaces.push(resolved_entry(&namespace, swept));
     }
-    Ok(())
+    ran
 }
 
 /// One namespace. Its listing happens-before the ECS and EC2 reads it is judged
@@ -79,13 +79,12 @@ pub async fn sweep_namespaces<A: Aws>(run: &Run<'_, A>, report: &mut Report) -> 
 async fn sweep_namespace<A: Aws>(
     run: &Run<'_, A>,
     namespace: &SweptNamespace,
-    entry: &mut NamespaceReport,
-) -> Result<(), Halt> {
+) -> Result<Swept<OwnedInstance>, Halt> {
     let deps = run.deps;
     let list = deps.aws.registry(&namespace.namespace.id);
     let listing = run.within(run.timed(Phase::Listing, list)).await?;
     let owned = owned_instances(&listing, namespace.namespace.owner.as_deref());
-    entry.instances = RecordCounts {
+    let counts = RecordCounts {
         scanned: listing.instances.len(),
         owned: owned.len(),
         foreign: listing.instances.len() - owned.len(),
@@ -95,35 +94,29 @@ async fn sweep_namespace<A: Aws>(
     let read = deps.aws.registry_evidence(&tasks, &namespace.vpcs);
     let evidence = run.within(run.timed(Phase::Inventory, read)).await?;
     let failures = listing.failures.iter().chain(&evidence.failures);
-    entry.errors.extend(failures.map(ToString::to_string));
+    let errors: Vec<String> = failures.map(ToString::to_string).collect();
 
-    let settings = deps.plan_settings();
     let vpcs = vpc_ids(&namespace.vpcs);
     let context = RegistryContext {
         evidence: &evidence,
         vpcs: &vpcs,
         scope: &scope,
     };
-    let assessed =
-        decide::assess_instances(&owned, &context, &settings, std::time::SystemTime::now());
-    let (health, unchecked) = run.check_before_deadline(&endpoints(&assessed)).await;
-    if let Some(why) = unchecked {
-        entry.incomplete(why);
-    }
-    let complete = listing.failures.is_empty() && evidence.failures.is_empty();
-    let plan = decide::decide_instances(&owned, assessed, &health, &listing, complete, &settings);
-    if plan.guard.tripped {
-        tracing::error!(
-            namespace = %namespace.namespace.name,
-            negative = plan.guard.negative,
-            owned = plan.guard.owned,
-            limit_percent = plan.guard.limit_percent,
-            "mass-deletion guard tripped: no negative-evidence deregistration made"
-        );
-    }
-    let written = run.write(namespace, &plan).await;
-    entry.record(&plan, &written);
-    Ok(())
+    let judge = NamespaceJudge {
+        context,
+        listing: &listing,
+    };
+    let complete = errors.is_empty();
+    let judged = run
+        .judge_and_write(&judge, namespace, &owned, complete)
+        .await;
+    let mut all = errors;
+    all.extend(judged.errors);
+    Ok(Swept {
+        counts,
+        errors: all,
+        ..judged
+    })
 }
 
 /// The listing's owned instances, with their service's name.
@@ -159,20 +152,21 @@ fn ecs_tasks(owned: &[OwnedInstance], scope: &ClusterScope) -> BTreeMap<String, 
 /// deregisters its instance from each Cloud Map service its ECS service registers
 /// into, when that service is in a configured namespace and the instance is still
 /// registered (ECS deregisters its tasks itself, but not when it was interrupted).
-/// A task ECS no longer shows is left to the sweep (`task-gone`, negative).
+/// Each registration goes through the namespace's judge on what the event read. A
+/// task ECS no longer shows is left to the sweep (`task-gone`, negative).
 pub async fn deregister_stopped_task<A: Aws>(
     run: &Run<'_, A>,
     detail: &TaskStoppedEvent,
     task: Option<&Task>,
-    report: &mut Report,
-) -> Result<(), Halt> {
+) -> Result<Ran, Halt> {
     let deps = run.deps;
+    let mut ran = Ran::new();
     let stopped = task.filter(|t| t.last_status == TaskStatus::Stopped);
     let (Some(ecs_service), Some(stopped)) = (detail.ecs_service.as_deref(), stopped) else {
-        return Ok(());
+        return Ok(ran);
     };
     if deps.config.cloud_map_namespaces.is_empty() {
-        return Ok(());
+        return Ok(ran);
     }
     let read = deps
         .aws
@@ -182,10 +176,10 @@ pub async fn deregister_stopped_task<A: Aws>(
         .await?
         .map_err(|f| Halt::Unconfirmed(vec![f]))?;
     if registries.is_empty() {
-        return Ok(());
+        return Ok(ran);
     }
-    let namespaces = swept_namespaces(run, report).await?;
-    let mut entries: BTreeMap<String, NamespaceReport> = BTreeMap::new();
+    let namespaces = swept_namespaces(run, &mut ran).await?;
+    let mut entries: BTreeMap<String, NamespaceRan> = BTreeMap::new();
     for service_id in registries {
         let found = run
             .within(stopped_instance(run, &service_id, detail))
@@ -194,7 +188,7 @@ pub async fn deregister_stopped_task<A: Aws>(
             Ok(Some(found)) => found,
             Ok(None) => continue,
             Err(failure) => {
-                report.incomplete(failure.to_string());
+                ran.incomplete(failure.to_string());
                 continue;
             }
         };
@@ -204,39 +198,48 @@ pub async fn deregister_stopped_task<A: Aws>(
         };
         let entry = entries
             .entry(namespace_id)
-            .or_insert_with(|| namespace_entry(namespace, deps.config.max_delete_percent));
+            .or_insert_with(|| resolved_entry(namespace, Swept::default()));
         let owner = namespace.namespace.owner.as_deref();
-        entry.instances.scanned += 1;
-        match OwnedInstance::classify(&registration, &service, owner) {
-            Some(instance) => {
-                entry.instances.owned += 1;
-                let (scope, settings) = (deps.cluster_scope(), deps.plan_settings());
-                let now = std::time::SystemTime::now();
-                let plan =
-                    decide::decide_task_stopped_instance(instance, stopped, &scope, &settings, now);
-                let written = run.write(namespace, &plan).await;
-                entry.record(&plan, &written);
-            }
-            None => entry.instances.foreign += 1,
-        }
+        let swept = &mut entry.swept;
+        swept.counts.scanned += 1;
+        let Some(instance) = OwnedInstance::classify(&registration, &service, owner) else {
+            swept.counts.foreign += 1;
+            continue;
+        };
+        swept.counts.owned += 1;
+        let (scope, settings) = (deps.cluster_scope(), deps.plan_settings());
+        let now = std::time::SystemTime::now();
+        let plan = decide::decide_task_stopped_instance(instance, stopped, &scope, &settings, now);
+        let written = run.write(namespace, &plan).await;
+        swept.add(plan, written);
     }
-    for entry in entries.into_values() {
-        report.add_namespace(entry);
-    }
-    Ok(())
+    ran.namespaces.extend(entries.into_values());
+    Ok(ran)
 }
 
-fn namespace_entry(namespace: &SweptNamespace, limit_percent: u8) -> NamespaceReport {
-    let mut entry = NamespaceReport::new(&namespace.namespace.name, limit_percent);
-    entry.namespace_id = Some(namespace.namespace.id.clone());
-    entry
+/// The entry of a namespace resolved.
+fn resolved_entry(namespace: &SweptNamespace, swept: Swept<OwnedInstance>) -> NamespaceRan {
+    NamespaceRan {
+        namespace: namespace.namespace.name.clone(),
+        namespace_id: Some(namespace.namespace.id.clone()),
+        swept,
+    }
+}
+
+/// The entry of a `CLOUD_MAP_NAMESPACES` entry not resolved.
+fn unresolved(configured: &str, swept: Swept<OwnedInstance>) -> NamespaceRan {
+    NamespaceRan {
+        namespace: configured.to_string(),
+        namespace_id: None,
+        swept,
+    }
 }
 
 /// The configured namespaces that resolve, by id; why the others do not goes
-/// into the report.
+/// into `ran`.
 async fn swept_namespaces<A: Aws>(
     run: &Run<'_, A>,
-    report: &mut Report,
+    ran: &mut Ran,
 ) -> Result<HashMap<String, SweptNamespace>, Halt> {
     let mut swept = HashMap::new();
     for (_, namespace) in run.within(run.deps.namespaces()).await? {
@@ -244,7 +247,7 @@ async fn swept_namespaces<A: Aws>(
             Ok(n) => {
                 swept.insert(n.namespace.id.clone(), n);
             }
-            Err(why) => report.incomplete(why.to_string()),
+            Err(why) => ran.incomplete(why.to_string()),
         }
     }
     Ok(swept)

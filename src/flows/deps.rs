@@ -17,7 +17,6 @@ use crate::model::cloud_map::SweptNamespace;
 use crate::model::{ClusterScope, ZoneInfo};
 use crate::net::health::{CheckMode, HealthChecker, HealthError};
 use crate::progress::{Progress, Silent};
-use crate::report::{Report, Trigger};
 
 /// Time kept back before the Lambda deadline to finish writing and reply.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
@@ -153,16 +152,5 @@ impl<A: Aws> Deps<A> {
             Some(names) => ClusterScope::Named(names.clone()),
             None => ClusterScope::All,
         }
-    }
-
-    /// An empty report that already shows the configured guard limit, and a
-    /// `cloud_map` list when namespaces are configured.
-    pub(crate) fn report(&self, trigger: Trigger, dry_run: bool) -> Report {
-        let mut report = Report::new(trigger, dry_run, None);
-        report.guard.limit_percent = self.config.max_delete_percent;
-        if !self.config.cloud_map_namespaces.is_empty() {
-            report.cloud_map = Some(Vec::new());
-        }
-        report
     }
 }

@@ -6,7 +6,7 @@ use crate::aws::Aws;
 use crate::decide;
 use crate::model::{vpc_ids, Ec2Instance};
 use crate::progress::Phase;
-use crate::report::Report;
+use crate::report::{Ran, Swept};
 
 use super::{Halt, Run};
 
@@ -14,11 +14,7 @@ use super::{Halt, Run};
 /// (EC2 deletes its network interface); then the records that name its instance
 /// id, and those ECS ties to it (the containers of its tasks, and the other records
 /// of the host names those target), are its; the next full sweep judges the rest.
-pub async fn instance_gone<A: Aws>(
-    run: &Run<'_, A>,
-    instance_id: &str,
-    report: &mut Report,
-) -> Result<(), Halt> {
+pub async fn instance_gone<A: Aws>(run: &Run<'_, A>, instance_id: &str) -> Result<Ran, Halt> {
     let deps = run.deps;
     if deps.config.zone.is_none() {
         return Err(Halt::Ignored(
@@ -56,9 +52,9 @@ pub async fn instance_gone<A: Aws>(
         false => Vec::new(),
     };
     let mut view = if names.is_empty() {
-        run.within(run.load_zone(zone, report)).await??
+        run.within(run.load_zone(zone)).await??
     } else {
-        run.within(run.load_names(zone, &names, report)).await??
+        run.within(run.load_names(zone, &names)).await??
     };
     // What ECS ties to the instance (its tasks' container ids) is positive
     // evidence too; a failed ECS read only leaves those records to the sweep.
@@ -88,13 +84,20 @@ pub async fn instance_gone<A: Aws>(
         inventory.instances.extend(new);
     }
     if !names.is_empty() && !tied.host_a_names.is_empty() {
-        let listed = run.load_names(view.zone.clone(), &tied.host_a_names, report);
-        view.absorb(run.within(listed).await??, report);
+        let listed = run.load_names(view.zone.clone(), &tied.host_a_names);
+        view.absorb(run.within(listed).await??);
     }
     let now = std::time::SystemTime::now();
     let settings = deps.plan_settings();
     let plan = decide::decide_instance_gone(&view.owned, instance_id, &inventory, &settings, now);
     let written = run.write(&view.zone, &plan).await;
-    report.record(&plan, &written);
-    Ok(())
+    let judged = Swept {
+        plan,
+        written,
+        ..Swept::default()
+    };
+    let mut ran = Ran::new();
+    ran.hosted_zone_id = Some(view.zone.id.clone());
+    ran.zone = Some(view.swept(&[], judged));
+    Ok(ran)
 }

@@ -17,7 +17,7 @@ mod write;
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 pub use instance_gone::instance_gone;
 pub use sweep::sweep;
@@ -26,12 +26,14 @@ pub use task_stopped::task_stopped;
 use crate::aws::route53::{Listing, ZoneError};
 use crate::aws::Aws;
 use crate::classify::{classify, OwnedRecord};
+use crate::decide::{self, endpoints, Judge};
 use crate::model::health::{Endpoint, HealthResult};
 use crate::model::{ReadFailure, Vpc, Zone};
 use crate::progress::Phase;
 use crate::report::log::Timings;
-use crate::report::{RecordCounts, Report};
+use crate::report::{Ran, RecordCounts, Swept};
 pub use deps::{Deps, HandlerError, Invocation, DEADLINE_MARGIN};
+use write::Registry;
 
 /// Why a flow stopped before it wrote anything.
 #[derive(Debug)]
@@ -52,23 +54,24 @@ impl From<ZoneError> for Halt {
     }
 }
 
-/// The report of a flow that ran to the end (`Ok`) or halted.
-pub fn finish(mut report: Report, halted: Result<(), Halt>) -> Result<Report, HandlerError> {
-    match halted {
-        Ok(()) => {}
-        Err(Halt::OutOfTime) => report.incomplete(
-            "deadline near: AWS reads did not finish in time; nothing was decided or deleted",
-        ),
-        Err(Halt::Unconfirmed(failures)) => {
-            report.complete = false;
-            report
-                .errors
-                .extend(failures.iter().map(ToString::to_string));
+impl Halt {
+    /// What a halt leaves in the run's result: a note, or why the event needed
+    /// nothing; a failure fails the invocation. What the run did before it
+    /// halted stays in `ran`.
+    pub fn settle(self, mut ran: Ran) -> Result<Ran, HandlerError> {
+        match self {
+            Halt::OutOfTime => ran.incomplete(
+                "deadline near: AWS reads did not finish in time; nothing was decided or deleted",
+            ),
+            Halt::Unconfirmed(failures) => {
+                ran.complete = false;
+                ran.errors.extend(failures.iter().map(ToString::to_string));
+            }
+            Halt::Ignored(why) => ran.ignored = Some(why),
+            Halt::Failed(e) => return Err(e),
         }
-        Err(Halt::Ignored(why)) => report.ignored = Some(why),
-        Err(Halt::Failed(e)) => return Err(e),
+        Ok(ran)
     }
-    Ok(report)
 }
 
 /// The zone as listed and classified.
@@ -79,6 +82,8 @@ pub(crate) struct ZoneView {
     pub name_counts: HashMap<String, usize>,
     /// The listing stopped early: what was listed is used, negative evidence is not.
     pub complete: bool,
+    /// Why the listing stopped early.
+    pub errors: Vec<String>,
 }
 
 /// One invocation's work: its dependencies, deadline, dry run and phase timings.
@@ -149,41 +154,58 @@ impl<'a, A: Aws> Run<'a, A> {
         }
     }
 
-    /// Lists and classifies the whole zone, filling the report's counts.
-    pub(crate) async fn load_zone(
-        &self,
-        zone: Zone,
-        report: &mut Report,
-    ) -> Result<ZoneView, Halt> {
+    /// Lists and classifies the whole zone.
+    pub(crate) async fn load_zone(&self, zone: Zone) -> Result<ZoneView, Halt> {
         let listing = self.deps.aws.list_zone(&zone.id);
         let listing = self.timed(Phase::Listing, listing).await;
-        view(zone, listing, report)
+        view(zone, listing)
     }
 
     /// Lists and classifies every record set at `names` (fully qualified).
-    pub(crate) async fn load_names(
-        &self,
-        zone: Zone,
-        names: &[String],
-        report: &mut Report,
-    ) -> Result<ZoneView, Halt> {
+    pub(crate) async fn load_names(&self, zone: Zone, names: &[String]) -> Result<ZoneView, Halt> {
         let listing = self.deps.aws.list_names(&zone.id, names);
         let listing = self.timed(Phase::Listing, listing).await;
-        view(zone, listing, report)
+        view(zone, listing)
     }
 
-    /// Health-checks `endpoints`, stopping in time to decide and write before the
-    /// deadline; the ones left unchecked are said in the report.
-    pub(crate) async fn check(
+    /// The tail every registry's sweep shares: each owned item judged on what
+    /// was read, the endpoints the verdicts name checked before the deadline, the
+    /// plan decided (safety rules included) and written. `complete`: every read
+    /// the judging rests on succeeded.
+    pub(crate) async fn judge_and_write<J, R>(
         &self,
-        endpoints: &BTreeSet<Endpoint>,
-        report: &mut Report,
-    ) -> HashMap<Endpoint, HealthResult> {
-        let (results, unchecked) = self.check_before_deadline(endpoints).await;
-        if let Some(why) = unchecked {
-            report.incomplete(why);
+        judge: &J,
+        registry: &R,
+        items: &[J::Item],
+        complete: bool,
+    ) -> Swept<J::Item>
+    where
+        J: Judge,
+        R: Registry<Item = J::Item>,
+    {
+        let settings = self.deps.plan_settings();
+        let assessed = judge.assess(items, &settings, SystemTime::now());
+        let (health, unchecked) = self.check_before_deadline(&endpoints(&assessed)).await;
+        let plan = decide::judge(judge, items, assessed, &health, complete, &settings);
+        if plan.guard.tripped {
+            tracing::error!(
+                registry = %registry.describe(),
+                negative = plan.guard.negative,
+                owned = plan.guard.owned,
+                limit_percent = plan.guard.limit_percent,
+                "mass-deletion guard tripped: nothing removed on negative evidence"
+            );
         }
-        results
+        let written = self.write(registry, &plan).await;
+        let mut swept = Swept {
+            plan,
+            written,
+            ..Swept::default()
+        };
+        if let Some(why) = unchecked {
+            swept.incomplete(why);
+        }
+        swept
     }
 
     /// Health-checks `endpoints` until the deadline's stop point; says how many
@@ -213,37 +235,55 @@ impl<'a, A: Aws> Run<'a, A> {
 }
 
 impl ZoneView {
-    /// Adds what a further listing of the same zone found (`more`, whose counts
-    /// `report` now holds) to this view, and the report's counts with it.
-    pub(crate) fn absorb(&mut self, more: ZoneView, report: &mut Report) {
-        let counts = RecordCounts {
-            scanned: report.records.scanned + self.owned.len() + self.foreign(),
-            owned: report.records.owned + self.owned.len(),
-            foreign: report.records.foreign + self.foreign(),
-        };
-        report.records = counts;
+    /// Adds what a further listing of the same zone found (`more`) to this view.
+    pub(crate) fn absorb(&mut self, more: ZoneView) {
         self.owned.extend(more.owned);
         for (name, n) in more.name_counts {
             *self.name_counts.entry(name).or_default() += n;
         }
         self.complete &= more.complete;
+        self.errors.extend(more.errors);
     }
 
-    fn foreign(&self) -> usize {
-        self.name_counts.values().sum::<usize>() - self.owned.len()
+    /// The report's `records`.
+    pub(crate) fn counts(&self) -> RecordCounts {
+        let scanned = self.name_counts.values().sum::<usize>();
+        RecordCounts {
+            scanned,
+            owned: self.owned.len(),
+            foreign: scanned - self.owned.len(),
+        }
+    }
+
+    /// The zone's part of a run: this view's counts; its errors — the listing's,
+    /// then the evidence reads' (`read_failures`), then what judging and writing
+    /// left undone.
+    pub(crate) fn swept(
+        &self,
+        read_failures: &[ReadFailure],
+        judged: Swept<OwnedRecord>,
+    ) -> Swept<OwnedRecord> {
+        let mut errors = self.errors.clone();
+        errors.extend(read_failures.iter().map(ToString::to_string));
+        errors.extend(judged.errors);
+        Swept {
+            counts: self.counts(),
+            errors,
+            ..judged
+        }
     }
 }
 
-/// The listed record sets, classified; the report's counts filled in. A listing
-/// that stopped early is used, but marks the view incomplete.
-fn view(zone: Zone, listing: Listing, report: &mut Report) -> Result<ZoneView, Halt> {
-    report.hosted_zone_id = Some(zone.id.clone());
+/// The listed record sets, classified. A listing that stopped early is used, but
+/// marks the view incomplete.
+fn view(zone: Zone, listing: Listing) -> Result<ZoneView, Halt> {
     let mut complete = true;
+    let mut errors = Vec::new();
     if let Some(failure) = listing.failure {
         if failure.is_unknown_zone() {
             return Err(failure.into());
         }
-        report.errors.push(failure.to_string());
+        errors.push(failure.to_string());
         complete = false;
     }
     let mut owned = Vec::new();
@@ -257,16 +297,12 @@ fn view(zone: Zone, listing: Listing, report: &mut Report) -> Result<ZoneView, H
             }
         }
     }
-    report.records = RecordCounts {
-        scanned: listing.records.len(),
-        owned: owned.len(),
-        foreign: listing.records.len() - owned.len(),
-    };
     Ok(ZoneView {
         zone,
         owned,
         name_counts,
         complete,
+        errors,
     })
 }
 

@@ -9,18 +9,20 @@
 //! when a listed record can be the task's.
 
 use crate::aws::Aws;
+use crate::classify::OwnedRecord;
 use crate::decide::{self, StoppedTask};
 use crate::model::{vpc_ids, Inventory, Task, TaskDefinition, TaskStoppedEvent};
 use crate::progress::Phase;
-use crate::report::Report;
+use crate::report::{Ran, Swept};
 
 use super::{Halt, Run};
 
+/// The zone's part, then the Cloud Map part. When the Cloud Map part halts, what
+/// the zone's part did stands, and the halt is said beside it.
 pub async fn task_stopped<A: Aws>(
     run: &Run<'_, A>,
     detail: &TaskStoppedEvent,
-    report: &mut Report,
-) -> Result<(), Halt> {
+) -> Result<Ran, Halt> {
     let deps = run.deps;
     let cluster = detail.cluster_arn.as_str();
     let read = deps.aws.task(cluster, &detail.task_arn);
@@ -31,10 +33,19 @@ pub async fn task_stopped<A: Aws>(
     if let Some(why) = decide::ecs_says_not_stopped(task.as_ref()) {
         return Err(Halt::Ignored(why));
     }
+    let mut ran = Ran::new();
     if deps.config.zone.is_some() {
-        stopped_task_records(run, detail, task.as_ref(), report).await?;
+        let (id, swept) = stopped_task_records(run, detail, task.as_ref()).await?;
+        ran.hosted_zone_id = Some(id);
+        ran.zone = Some(swept);
     }
-    super::cloud_map::deregister_stopped_task(run, detail, task.as_ref(), report).await
+    match super::cloud_map::deregister_stopped_task(run, detail, task.as_ref()).await {
+        Ok(cloud_map) => {
+            ran.merge(cloud_map);
+            Ok(ran)
+        }
+        Err(halt) => halt.settle(ran).map_err(Halt::Failed),
+    }
 }
 
 /// The zone's part: the records of the task's containers.
@@ -42,8 +53,7 @@ async fn stopped_task_records<A: Aws>(
     run: &Run<'_, A>,
     detail: &TaskStoppedEvent,
     task: Option<&Task>,
-    report: &mut Report,
-) -> Result<(), Halt> {
+) -> Result<(String, Swept<OwnedRecord>), Halt> {
     let deps = run.deps;
     let cluster = detail.cluster_arn.as_str();
     let definition = match task.and_then(|t| t.task_definition_arn.as_deref()) {
@@ -53,9 +63,9 @@ async fn stopped_task_records<A: Aws>(
     let (zone, zone_vpcs) = run.zone().await?;
     let names = decide::declared_names(task, definition.as_ref(), &zone.apex);
     let view = if names.is_empty() {
-        run.within(run.load_zone(zone, report)).await??
+        run.within(run.load_zone(zone)).await??
     } else {
-        run.within(run.load_names(zone, &names, report)).await??
+        run.within(run.load_names(zone, &names)).await??
     };
 
     let mut stopped = StoppedTask::new(detail, task);
@@ -77,8 +87,12 @@ async fn stopped_task_records<A: Aws>(
     let settings = deps.plan_settings();
     let plan = decide::decide_task_stopped(&view.owned, &stopped, &inventory, &settings, now);
     let written = run.write(&view.zone, &plan).await;
-    report.record(&plan, &written);
-    Ok(())
+    let judged = Swept {
+        plan,
+        written,
+        ..Swept::default()
+    };
+    Ok((view.zone.id.clone(), view.swept(&[], judged)))
 }
 
 /// The task's definition, for the names it declares. One that cannot be read only

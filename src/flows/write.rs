@@ -23,6 +23,9 @@ use super::Run;
 pub(crate) trait Registry {
     type Item;
 
+    /// The registry, for log lines.
+    fn describe(&self) -> String;
+
     /// Deletes (deregisters) `items`, each ended by `stop_at`: one outcome each,
     /// in order.
     fn remove<A: Aws>(
@@ -35,6 +38,10 @@ pub(crate) trait Registry {
 
 impl Registry for Zone {
     type Item = OwnedRecord;
+
+    fn describe(&self) -> String {
+        format!("hosted zone {}", self.id)
+    }
 
     async fn remove<A: Aws>(
         &self,
@@ -51,6 +58,10 @@ impl Registry for Zone {
 /// within the deadline (docs/cloud-map.md).
 impl Registry for SweptNamespace {
     type Item = OwnedInstance;
+
+    fn describe(&self) -> String {
+        format!("Cloud Map namespace {}", self.namespace.name)
+    }
 
     async fn remove<A: Aws>(
         &self,

@@ -2,6 +2,7 @@
 //! it), built once from the plan and the write outcomes. [`log`] writes its log
 //! lines, [`emf`] its CloudWatch metrics.
 
+mod assemble;
 pub mod cloud_map;
 pub mod emf;
 pub mod log;
@@ -17,6 +18,7 @@ use crate::decide::{
 };
 pub use crate::events::Trigger;
 use crate::model::WriteOutcome;
+pub use assemble::{NamespaceRan, Ran, Shape, Swept};
 use cloud_map::{NamespaceReport, ReportedHealthUpdate};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
