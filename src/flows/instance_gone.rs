@@ -4,9 +4,9 @@
 
 use crate::aws::Aws;
 use crate::decide;
-use crate::model::{vpc_ids, Ec2Instance};
+use crate::model::{vpc_ids, Ec2Instance, Inventory};
 use crate::progress::Phase;
-use crate::report::{Ran, Swept};
+use crate::report::Ran;
 
 use super::{Halt, Run};
 
@@ -30,17 +30,7 @@ pub async fn instance_gone<A: Aws>(run: &Run<'_, A>, instance_id: &str) -> Resul
     if let Some(why) = decide::ec2_says_not_gone(&inventory, instance_id) {
         return Err(Halt::Ignored(why));
     }
-    let addressless = inventory
-        .instances
-        .iter()
-        .any(|i| i.id == instance_id && i.private_ip.is_none() && i.private_dns.is_none());
-    if addressless {
-        tracing::info!(
-            instance_id,
-            "instance reports no address any more: only records that name its id or \
-             that ECS ties to it are its; the next sweep judges the rest"
-        );
-    }
+    log_if_addressless(&inventory, instance_id);
     inventory.zone_vpcs = vpc_ids(&zone_vpcs);
     let scope = deps.cluster_scope();
     let read = deps.aws.instance_tasks(&scope, instance_id);
@@ -75,13 +65,7 @@ pub async fn instance_gone<A: Aws>(run: &Run<'_, A>, instance_id: &str) -> Resul
         if !holders.is_complete() {
             return Err(Halt::Unconfirmed(holders.failures));
         }
-        let known = |h: &Ec2Instance| inventory.instances.iter().any(|i| i.id == h.id);
-        let new: Vec<Ec2Instance> = holders
-            .instances
-            .into_iter()
-            .filter(|h| !known(h))
-            .collect();
-        inventory.instances.extend(new);
+        add_new(&mut inventory.instances, holders.instances);
     }
     if !names.is_empty() && !tied.host_a_names.is_empty() {
         let listed = run.load_names(view.zone.clone(), &tied.host_a_names);
@@ -90,14 +74,33 @@ pub async fn instance_gone<A: Aws>(run: &Run<'_, A>, instance_id: &str) -> Resul
     let now = std::time::SystemTime::now();
     let settings = deps.plan_settings();
     let plan = decide::decide_instance_gone(&view.owned, instance_id, &inventory, &settings, now);
-    let written = run.write(&view.zone, &plan).await;
-    let judged = Swept {
-        plan,
-        written,
-        ..Swept::default()
-    };
+    let (id, swept) = run.write_zone(&view, plan).await;
     let mut ran = Ran::new();
-    ran.hosted_zone_id = Some(view.zone.id.clone());
-    ran.zone = Some(view.swept(&[], judged));
+    ran.hosted_zone_id = Some(id);
+    ran.zone = Some(swept);
     Ok(ran)
+}
+
+/// Says so when EC2 no longer reports the instance's address or DNS name.
+fn log_if_addressless(inventory: &Inventory, instance_id: &str) {
+    let addressless = inventory
+        .instances
+        .iter()
+        .any(|i| i.id == instance_id && i.private_ip.is_none() && i.private_dns.is_none());
+    if addressless {
+        tracing::info!(
+            instance_id,
+            "instance reports no address any more: only records that name its id or \
+             that ECS ties to it are its; the next sweep judges the rest"
+        );
+    }
+}
+
+/// Adds the `holders` not known yet to `instances`.
+fn add_new(instances: &mut Vec<Ec2Instance>, holders: Vec<Ec2Instance>) {
+    let new: Vec<Ec2Instance> = holders
+        .into_iter()
+        .filter(|h| !instances.iter().any(|i| i.id == h.id))
+        .collect();
+    instances.extend(new);
 }

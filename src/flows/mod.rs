@@ -26,7 +26,7 @@ pub use task_stopped::task_stopped;
 use crate::aws::route53::{Listing, ZoneError};
 use crate::aws::Aws;
 use crate::classify::{classify, OwnedRecord};
-use crate::decide::{self, endpoints, Judge};
+use crate::decide::{self, endpoints, Judge, Plan};
 use crate::model::health::{Endpoint, HealthResult};
 use crate::model::{ReadFailure, Vpc, Zone};
 use crate::progress::Phase;
@@ -166,6 +166,21 @@ impl<'a, A: Aws> Run<'a, A> {
         let listing = self.deps.aws.list_names(&zone.id, names);
         let listing = self.timed(Phase::Listing, listing).await;
         view(zone, listing)
+    }
+
+    /// An event's plan for the zone, written: the zone's id and its part of the run.
+    pub(crate) async fn write_zone(
+        &self,
+        view: &ZoneView,
+        plan: Plan,
+    ) -> (String, Swept<OwnedRecord>) {
+        let written = self.write(&view.zone, &plan).await;
+        let judged = Swept {
+            plan,
+            written,
+            ..Swept::default()
+        };
+        (view.zone.id.clone(), view.swept(&[], judged))
     }
 
     /// The tail every registry's sweep shares: each owned item judged on what

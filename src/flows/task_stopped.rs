@@ -86,13 +86,7 @@ async fn stopped_task_records<A: Aws>(
     let now = std::time::SystemTime::now();
     let settings = deps.plan_settings();
     let plan = decide::decide_task_stopped(&view.owned, &stopped, &inventory, &settings, now);
-    let written = run.write(&view.zone, &plan).await;
-    let judged = Swept {
-        plan,
-        written,
-        ..Swept::default()
-    };
-    Ok((view.zone.id.clone(), view.swept(&[], judged)))
+    Ok(run.write_zone(&view, plan).await)
 }
 
 /// The task's definition, for the names it declares. One that cannot be read only

@@ -76,12 +76,6 @@ impl NamespaceReport {
         }
     }
 
-    /// The namespace did not get through everything: `why` goes to `errors`.
-    pub fn incomplete(&mut self, why: impl Into<String>) {
-        self.complete = false;
-        self.errors.push(why.into());
-    }
-
     /// Fills in the namespace's plan and what became of its writes.
     pub fn record(&mut self, plan: &Plan<OwnedInstance>, written: &Written) {
         self.guard = plan.guard;

@@ -113,12 +113,6 @@ impl Report {
         self.cloud_map.get_or_insert_with(Vec::new).push(entry);
     }
 
-    /// The run did not get through everything: `why` goes to `errors`.
-    pub fn incomplete(&mut self, why: impl Into<String>) {
-        self.complete = false;
-        self.errors.push(why.into());
-    }
-
     /// Fills in the zone's plan and what became of its writes.
     pub fn record(&mut self, plan: &Plan, written: &Written) {
         self.guard = plan.guard;
