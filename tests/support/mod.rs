@@ -13,7 +13,12 @@
 //! - `runtime_api`: a minimal Lambda Runtime API for that function;
 //! - `demo`: the demo estate of `make demo` and the sample events;
 //! - `cloud_map`: a Cloud Map namespace in an estate's VPC, its services and
-//!   instances, and the binary run against it.
+//!   instances, and the binary run against it;
+//! - `source_calls`: the crate's source read with the Rust parser (`syn`): its
+//!   method calls, string literals and `env::var` reads;
+//! - `sdk_calls`: the AWS operations `src/` calls, as IAM actions, and the
+//!   environment variables it reads;
+//! - `template`: what `template.yaml` grants the function's role.
 // Each test binary uses a part of it.
 #![allow(dead_code, unused_imports)]
 
@@ -28,7 +33,10 @@ pub mod localaws;
 pub mod records;
 pub mod regions;
 pub mod runtime_api;
+pub mod sdk_calls;
+pub mod source_calls;
 pub mod tasks;
+pub mod template;
 
 pub use binary::{binary, lambda_env, run_binary, Lambda};
 pub use estate::{Estate, Host};
