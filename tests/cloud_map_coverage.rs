@@ -7,26 +7,14 @@
 mod support;
 
 use std::net::Ipv4Addr;
-use std::time::Duration;
 
 use serde_json::json;
-use support::cloud_map::{cm_sweep, errors, Fate, Namespace};
+// PLAIN: every negative deregistration goes through unless coverage holds it.
+use support::cloud_map::{cm_sweep, errors, Fate, Namespace, HOUR, PLAIN, PORT};
 use support::{Behaviour, Estate, LocalAws};
 use Fate::{Deregistered, Held, Kept};
 
-const HOUR: Duration = Duration::from_secs(3600);
 const NS: &str = "cov.internal";
-/// Every negative deregistration goes through unless coverage holds it.
-const PLAIN: &[(&str, &str)] = &[("MAX_DELETE_PERCENT", "100"), ("KEEP_LAST_RECORD", "false")];
-const PORT: u16 = 8080;
-
-/// A host of the estate outside any cluster at 127.<net>.2.`last`, launched an
-/// hour ago.
-async fn old_host(e: &mut Estate<'_>, last: u8) -> usize {
-    let h = e.host(None, 2, last).await;
-    e.launched(h, HOUR).await;
-    h
-}
 
 /// Item 4 of the issue: instances an earlier sweep marked `UNHEALTHY` whose checks
 /// fail again are no new marks: they do not count toward the guard, which would
@@ -41,7 +29,7 @@ async fn instances_already_marked_unhealthy_do_not_keep_the_guard_tripped() {
     let sd = aws.servicediscovery();
     for last in 1..=6u8 {
         // Long dead: the host is there, nothing answers; marked by an earlier sweep.
-        let h = old_host(&mut e, last).await;
+        let h = e.old_host(last).await;
         let id = format!("dead-{last}");
         let ip = e.hosts[h].ip;
         ns.register_script(&fleet, &id, ip, Some(PORT), None, Some(Kept("unhealthy")))
@@ -55,7 +43,7 @@ async fn instances_already_marked_unhealthy_do_not_keep_the_guard_tripped() {
             .expect("UpdateInstanceCustomHealthStatus");
     }
     for last in 7..=8u8 {
-        let h = old_host(&mut e, last).await;
+        let h = e.old_host(last).await;
         let ip = e.hosts[h].ip;
         e.listen(ip, PORT, Behaviour::Healthy).await;
         let id = format!("ok-{last}");
@@ -101,7 +89,7 @@ async fn an_address_two_namespace_vpcs_hold_is_no_positive_evidence() {
     let mut e = Estate::new(&aws, "sd.internal").await;
     let mut ns = Namespace::create(&e, NS).await;
     let legacy = ns.service("legacy", false, false).await;
-    old_host(&mut e, 1).await;
+    e.old_host(1).await;
     let twin = e.staging_host(None, 2, 9).await;
     let twin_ip = e.hosts[twin].ip;
     e.launched(twin, HOUR).await;
@@ -254,7 +242,7 @@ async fn a_namespace_with_another_accounts_vpc_holds_its_negative_deregistration
     let mut ns = Namespace::create(&e, NS).await;
     let foreign_vpc = ns.associate_foreign_vpc(e.net).await;
     let legacy = ns.service("legacy", false, false).await;
-    let live = old_host(&mut e, 1).await;
+    let live = e.old_host(1).await;
     let live_ip = e.hosts[live].ip;
     e.listen(live_ip, PORT, Behaviour::Healthy).await;
     ns.register_script(
@@ -276,7 +264,7 @@ async fn a_namespace_with_another_accounts_vpc_holds_its_negative_deregistration
         Some(Held("inventory-incomplete", "host-unknown")),
     )
     .await;
-    let leaving = old_host(&mut e, 2).await;
+    let leaving = e.old_host(2).await;
     let leaving_id = e.hosts[leaving].instance_id.clone();
     ns.register_script(
         &legacy,

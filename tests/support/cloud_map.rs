@@ -14,10 +14,18 @@ use serde_json::{json, Value};
 
 use super::estate::create_vpc;
 use super::regions::OTHER_ACCOUNT;
-use super::{ago, run_binary, Estate, LocalAws};
+use super::{ago, run_binary, Behaviour, Estate, Host, LocalAws};
 
 /// The account the local AWS serves.
 pub const ACCOUNT: &str = "123456789012";
+
+/// An hour: past any grace period.
+pub const HOUR: Duration = Duration::from_secs(3600);
+/// Every negative deregistration goes through: for tests about each instance's
+/// decision, not about the sweep-wide safety rules.
+pub const PLAIN: &[(&str, &str)] = &[("MAX_DELETE_PERCENT", "100"), ("KEEP_LAST_RECORD", "false")];
+/// The port scripts register their hosts' services on.
+pub const PORT: u16 = 8080;
 
 impl LocalAws {
     pub fn servicediscovery(&self) -> aws_sdk_servicediscovery::Client {
@@ -113,6 +121,16 @@ pub struct Namespace<'a> {
     pub name: String,
     pub services: Vec<CmService>,
     pub registered: Vec<Registered>,
+}
+
+/// An estate (its zone `sd.internal`) and a private DNS namespace `name` in its VPC.
+pub async fn estate_with_namespace<'a>(
+    aws: &'a LocalAws,
+    name: &str,
+) -> (Estate<'a>, Namespace<'a>) {
+    let e = Estate::new(aws, "sd.internal").await;
+    let ns = Namespace::create(&e, name).await;
+    (e, ns)
 }
 
 impl<'a> Namespace<'a> {
@@ -312,6 +330,56 @@ impl<'a> Namespace<'a> {
             attributes.push(("EC2_INSTANCE_ID", id.to_string()));
         }
         self.register(service, instance_id, &attributes, fate).await;
+    }
+
+    /// A script registration of `ip` on [`PORT`], without `EC2_INSTANCE_ID`, expected
+    /// to meet `fate`.
+    pub async fn script(
+        &mut self,
+        service: &CmService,
+        instance_id: &str,
+        ip: Ipv4Addr,
+        fate: Fate,
+    ) {
+        self.register_script(service, instance_id, ip, Some(PORT), None, Some(fate))
+            .await;
+    }
+
+    /// A script registration of host `host` on [`PORT`], naming it by its address
+    /// and by `EC2_INSTANCE_ID`.
+    pub async fn script_of(
+        &mut self,
+        service: &CmService,
+        instance_id: &str,
+        host: &Host,
+        fate: Option<Fate>,
+    ) {
+        let ec2_id = Some(host.instance_id.as_str());
+        self.register_script(service, instance_id, host.ip, Some(PORT), ec2_id, fate)
+            .await;
+    }
+
+    /// A script registration `instance_id` of a new old host at
+    /// 127.<net>.2.`last` answering on [`PORT`]: kept `healthy`. Its address.
+    pub async fn live_script(
+        &mut self,
+        e: &mut Estate<'_>,
+        service: &CmService,
+        instance_id: &str,
+        last: u8,
+    ) -> Ipv4Addr {
+        let live = e.old_host(last).await;
+        let ip = e.hosts[live].ip;
+        e.listen(ip, PORT, Behaviour::Healthy).await;
+        self.script(service, instance_id, ip, Fate::Kept("healthy"))
+            .await;
+        ip
+    }
+
+    /// Forgets every instance expected to be deregistered (gone after the sweep).
+    pub fn forget_deregistered(&mut self) {
+        self.registered
+            .retain(|r| !matches!(r.fate, Some(Fate::Deregistered(_))));
     }
 
     /// Changes what the test expects of `instance_id` from now on.
@@ -534,6 +602,20 @@ impl<'a> Namespace<'a> {
 }
 
 impl Estate<'_> {
+    /// A host of the estate outside any cluster at 127.<net>.2.`last`, launched an
+    /// hour ago (so past any grace period).
+    pub async fn old_host(&mut self, last: u8) -> usize {
+        let h = self.host(None, 2, last).await;
+        self.launched(h, HOUR).await;
+        h
+    }
+
+    /// An address in the VPC's range that no network interface has
+    /// (127.<net>.9.`last`).
+    pub fn unknown_ip(&self, last: u8) -> Ipv4Addr {
+        Ipv4Addr::new(127, self.net, 9, last)
+    }
+
     /// Host `h` was launched `age` ago (EC2 `LaunchTime`; moto: when it was created).
     pub async fn launched(&self, h: usize, age: Duration) {
         self.aws
@@ -743,6 +825,27 @@ pub async fn cm_invoke(
         Some(event),
     )
     .await
+}
+
+/// A namespace entry's `health_updates`: (service, instance id, status) each.
+pub fn health_updates(entry: &Value) -> Vec<(String, String, String)> {
+    entry["health_updates"]
+        .as_array()
+        .unwrap_or_else(|| panic!("health_updates in {entry:#}"))
+        .iter()
+        .map(|u| {
+            (
+                u["service"].as_str().unwrap_or_default().to_string(),
+                u["instance_id"].as_str().unwrap_or_default().to_string(),
+                u["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// One of [`health_updates`].
+pub fn update(service: &str, instance: &str, status: &str) -> (String, String, String) {
+    (service.into(), instance.into(), status.into())
 }
 
 /// The strings of a report's `errors` (entries that are not strings as JSON text).

@@ -23,7 +23,8 @@ pub struct Host {
 
 /// Each estate gets its own 127.N.0.0/16 so tests running at once never share a
 /// listener address: each test binary counts up from its own base (several test
-/// binaries may run at once), up to 40 estates each (`cloud_map`: 40 from 215).
+/// binaries may run at once), up to 40 estates each (the Cloud Map files that were
+/// `cloud_map`: 40 from 215).
 static NEXT_NET: AtomicU8 = AtomicU8::new(0);
 
 fn net_base() -> u8 {
@@ -32,7 +33,11 @@ fn net_base() -> u8 {
         "events" => 60,
         "runtime" => 100,
         "reliability" => 140,
-        "cloud_map" => 215,
+        "cloud_map_sweep"
+        | "cloud_map_safety"
+        | "cloud_map_health"
+        | "cloud_map_events"
+        | "cloud_map_configuration" => 215,
         _ => 180,
     }
 }
