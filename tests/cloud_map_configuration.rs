@@ -7,11 +7,9 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::cloud_map::{
-    cm_env, cm_sweep, errors, estate_with_namespace, reaper, Fate, HOUR, PLAIN,
-};
-use support::{Behaviour, LocalAws};
-use Fate::{Deregistered, Kept};
+use support::cloud_map::{cm_env, cm_sweep, errors, estate_with_namespace, reaper, HOUR, PLAIN};
+use support::{Behaviour, LocalAws, Outcome};
+use Outcome::{Kept, Removed};
 
 const NS: &str = "cm.internal";
 
@@ -23,14 +21,14 @@ async fn a_namespace_beside_a_zone_is_swept_in_the_same_sweep() {
     let web = e.cluster("web").await;
     let h = e.host(Some(&web), 1, 1).await;
     let t = e.task(h, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", h, &t, Some(("kept", "healthy")));
+    e.srv("calc", h, &t, Some(Kept("healthy")));
     let ghost = e.unknown_host(9);
-    e.srv_raw("calc", &ghost, 80, None, Some(("deleted", "host-unknown")));
+    e.srv_raw("calc", &ghost, 80, None, Some(Removed("host-unknown")));
     e.commit().await;
     let legacy = ns.service("legacy", false, false).await;
     ns.live_script(&mut e, &legacy, "live", 1).await;
     let nowhere = e.unknown_ip(8);
-    ns.script(&legacy, "nowhere", nowhere, Deregistered("host-unknown"))
+    ns.script(&legacy, "nowhere", nowhere, Removed("host-unknown"))
         .await;
 
     let zone = e.zone_id.clone();
@@ -58,7 +56,7 @@ async fn only_a_namespace_given_by_id_is_swept_without_a_zone() {
         e.hosts[leaving].ip,
         None,
         Some(leaving_id.as_str()),
-        Some(Deregistered("instance-gone")),
+        Some(Removed("instance-gone")),
     )
     .await;
     e.set_state(leaving, "stopped").await;
@@ -100,7 +98,7 @@ async fn an_unknown_namespace_is_an_incomplete_entry_and_the_others_are_swept() 
         nowhere,
         None,
         None,
-        Some(Deregistered("host-unknown")),
+        Some(Removed("host-unknown")),
     )
     .await;
     ns.live_script(&mut e, &legacy, "live", 1).await;
@@ -176,7 +174,7 @@ async fn an_ecs_registration_of_a_cluster_outside_ecs_clusters_is_kept_out_of_sc
         apps_ip,
         32799,
         Some(apps_id.as_str()),
-        Some(Deregistered("task-gone")),
+        Some(Removed("task-gone")),
     )
     .await;
     // The same evidence in a cluster that exists but is not swept.

@@ -10,9 +10,9 @@ use std::net::Ipv4Addr;
 
 use serde_json::json;
 // PLAIN: every negative deregistration goes through unless coverage holds it.
-use support::cloud_map::{cm_sweep, errors, Fate, Namespace, HOUR, PLAIN, PORT};
-use support::{Behaviour, Estate, LocalAws};
-use Fate::{Deregistered, Held, Kept};
+use support::cloud_map::{cm_sweep, errors, Namespace, HOUR, PLAIN, PORT};
+use support::{Behaviour, Estate, LocalAws, Outcome};
+use Outcome::{Held, Kept, Removed};
 
 const NS: &str = "cov.internal";
 
@@ -57,7 +57,7 @@ async fn instances_already_marked_unhealthy_do_not_keep_the_guard_tripped() {
         nowhere,
         Some(PORT),
         None,
-        Some(Deregistered("host-unknown")),
+        Some(Removed("host-unknown")),
     )
     .await;
 
@@ -115,7 +115,7 @@ async fn an_address_two_namespace_vpcs_hold_is_no_positive_evidence() {
         stopped_ip,
         Some(PORT),
         None,
-        Some(Deregistered("instance-gone")),
+        Some(Removed("instance-gone")),
     )
     .await;
     ns.associate_vpc(&e.staging_vpc(), "us-east-1").await;
@@ -148,7 +148,7 @@ async fn a_task_ecs_lists_but_describes_as_missing_is_a_failed_read() {
         &api,
         &flaky,
         "api",
-        Some(Held("inventory-incomplete", "task-gone")),
+        Some(Held("inventory-incomplete", Some("task-gone"))),
     )
     .await;
     let worker = ns.service("worker", true, false).await;
@@ -221,7 +221,7 @@ async fn a_namespace_with_a_vpc_in_a_second_region_reads_ec2_there() {
         gone_ip,
         Some(PORT),
         Some(gone.as_str()),
-        Some(Deregistered("instance-gone")),
+        Some(Removed("instance-gone")),
     )
     .await;
     aws.reset_calls().await;
@@ -261,7 +261,7 @@ async fn a_namespace_with_another_accounts_vpc_holds_its_negative_deregistration
         Ipv4Addr::new(127, e.net, 9, 1),
         Some(PORT),
         None,
-        Some(Held("inventory-incomplete", "host-unknown")),
+        Some(Held("inventory-incomplete", Some("host-unknown"))),
     )
     .await;
     let leaving = e.old_host(2).await;
@@ -272,7 +272,7 @@ async fn a_namespace_with_another_accounts_vpc_holds_its_negative_deregistration
         e.hosts[leaving].ip,
         Some(PORT),
         Some(leaving_id.as_str()),
-        Some(Deregistered("instance-gone")),
+        Some(Removed("instance-gone")),
     )
     .await;
     e.terminate(leaving).await;

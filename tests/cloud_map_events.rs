@@ -7,11 +7,11 @@ mod support;
 
 use serde_json::{json, Value};
 use support::cloud_map::{
-    cm_env, cm_invoke, cm_sweep, errors, estate_with_namespace, task_stopped_event, Fate,
-    Namespace, ACCOUNT, HOUR,
+    cm_env, cm_invoke, cm_sweep, errors, estate_with_namespace, task_stopped_event, Namespace,
+    ACCOUNT, HOUR,
 };
-use support::LocalAws;
-use Fate::Deregistered;
+use support::{LocalAws, Outcome};
+use Outcome::Removed;
 
 const NS: &str = "cm.internal";
 
@@ -110,7 +110,7 @@ async fn an_instance_event_without_a_zone_is_ignored_and_deregisters_nothing() {
         &legacy,
         "gone",
         &e.hosts[gone],
-        Some(Deregistered("instance-gone")),
+        Some(Removed("instance-gone")),
     )
     .await;
     e.terminate(gone).await;

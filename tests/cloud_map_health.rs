@@ -7,9 +7,9 @@
 
 mod support;
 
-use support::cloud_map::{cm_sweep, estate_with_namespace, health_updates, update, Fate, PORT};
-use support::{Behaviour, LocalAws};
-use Fate::{Deregistered, Kept};
+use support::cloud_map::{cm_sweep, estate_with_namespace, health_updates, update, PORT};
+use support::{Behaviour, LocalAws, Outcome};
+use Outcome::{Kept, Removed};
 
 const NS: &str = "cm.internal";
 
@@ -31,7 +31,7 @@ async fn custom_health_is_marked_unhealthy_then_healthy_again_never_deregistered
         .await;
     ns.script(&web, "web-4", ok_ip, Kept("healthy")).await;
     let nowhere = e.unknown_ip(3);
-    ns.script(&web, "web-3", nowhere, Deregistered("host-unknown"))
+    ns.script(&web, "web-3", nowhere, Removed("host-unknown"))
         .await;
 
     // Default safety settings: a deregistration and a mark of four, at the 50 %

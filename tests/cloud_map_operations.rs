@@ -13,10 +13,10 @@ use std::net::Ipv4Addr;
 
 use serde_json::json;
 use support::cloud_map::{
-    cm_sweep, errors, estate_with_namespace, CmService, Fate, Namespace, PLAIN, PORT,
+    cm_sweep, errors, estate_with_namespace, CmService, Namespace, PLAIN, PORT,
 };
-use support::{Estate, LocalAws};
-use Fate::{Deregistered, Foreign};
+use support::{Estate, LocalAws, Outcome};
+use Outcome::{Foreign, Removed};
 
 const NS: &str = "ops.internal";
 
@@ -30,7 +30,7 @@ async fn ghosts(ns: &mut Namespace<'_>, service: &CmService, net: u8, prefix: &s
             Ipv4Addr::new(127, net, 9, first + i),
             Some(PORT),
             None,
-            Some(Deregistered("host-unknown")),
+            Some(Removed("host-unknown")),
         )
         .await;
     }
@@ -135,9 +135,9 @@ async fn a_failed_deregistration_is_an_error_and_the_instance_stays() {
             .await;
         e.terminate(h).await;
     }
-    ns.expect("gone-1", Some(Deregistered("instance-gone")));
+    ns.expect("gone-1", Some(Removed("instance-gone")));
     // Not reported as deregistered, still registered.
-    ns.expect("gone-2", Some(Fate::Failed));
+    ns.expect("gone-2", Some(Outcome::Failed));
     let message = "localaws: the hosted zone is busy";
     ns.fail_deregistration("gone-2", message).await;
 
@@ -161,7 +161,7 @@ async fn a_failed_deregistration_is_an_error_and_the_instance_stays() {
     assert_eq!(ns.ids(&legacy).await, vec!["gone-2"]);
 
     ns.forget("gone-1");
-    ns.expect("gone-2", Some(Deregistered("instance-gone")));
+    ns.expect("gone-2", Some(Removed("instance-gone")));
     let report = cm_sweep(&aws, NS, PLAIN).await;
     ns.assert_outcome(&report, false).await;
     assert_eq!(errors(&ns.entry(&report)), Vec::<String>::new());

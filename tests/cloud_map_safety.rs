@@ -8,11 +8,11 @@ mod support;
 
 use serde_json::json;
 use support::cloud_map::{
-    cm_dry_run, cm_sweep, errors, estate_with_namespace, health_updates, update, Fate, Namespace,
-    HOUR, PLAIN, PORT,
+    cm_dry_run, cm_sweep, errors, estate_with_namespace, health_updates, update, Namespace, HOUR,
+    PLAIN, PORT,
 };
-use support::LocalAws;
-use Fate::{Deregistered, Foreign, Held, Kept};
+use support::{LocalAws, Outcome};
+use Outcome::{Foreign, Held, Kept, Removed};
 
 const NS: &str = "cm.internal";
 
@@ -30,7 +30,7 @@ async fn the_last_instance_of_a_service_is_held_on_negative_evidence() {
         &solo,
         "solo-1",
         e.unknown_ip(1),
-        Held("last-record", "host-unknown"),
+        Held("last-record", Some("host-unknown")),
     )
     .await;
     // A positive deregistration first, then the negative one would empty the service.
@@ -39,7 +39,7 @@ async fn the_last_instance_of_a_service_is_held_on_negative_evidence() {
         &pair,
         "pair-gone",
         &e.hosts[gone],
-        Some(Deregistered("instance-gone")),
+        Some(Removed("instance-gone")),
     )
     .await;
     ns.register_script(
@@ -48,7 +48,7 @@ async fn the_last_instance_of_a_service_is_held_on_negative_evidence() {
         e.unknown_ip(2),
         None,
         None,
-        Some(Held("last-record", "host-unknown")),
+        Some(Held("last-record", Some("host-unknown"))),
     )
     .await;
     // Positive evidence on the last instance goes through.
@@ -57,7 +57,7 @@ async fn the_last_instance_of_a_service_is_held_on_negative_evidence() {
         &last,
         "last-gone",
         &e.hosts[gone],
-        Some(Deregistered("instance-gone")),
+        Some(Removed("instance-gone")),
     )
     .await;
     // A foreign instance keeps the name answering.
@@ -66,7 +66,7 @@ async fn the_last_instance_of_a_service_is_held_on_negative_evidence() {
         &mixed,
         "mixed-unknown",
         e.unknown_ip(3),
-        Deregistered("host-unknown"),
+        Removed("host-unknown"),
     )
     .await;
     ns.register(
@@ -93,8 +93,8 @@ async fn the_last_instance_of_a_service_is_held_on_negative_evidence() {
     for id in ["pair-gone", "last-gone", "mixed-unknown"] {
         ns.forget(id);
     }
-    ns.expect("solo-1", Some(Deregistered("host-unknown")));
-    ns.expect("pair-unknown", Some(Deregistered("host-unknown")));
+    ns.expect("solo-1", Some(Removed("host-unknown")));
+    ns.expect("pair-unknown", Some(Removed("host-unknown")));
     let report = cm_sweep(
         &aws,
         NS,
@@ -181,7 +181,7 @@ async fn the_guard_holds_a_namespaces_negative_deregistrations_and_lets_positive
             &fleet,
             &format!("ghost-{last}"),
             ip,
-            Held("guard", "host-unknown"),
+            Held("guard", Some("host-unknown")),
         )
         .await;
     }
@@ -190,7 +190,7 @@ async fn the_guard_holds_a_namespaces_negative_deregistrations_and_lets_positive
         &fleet,
         "leaving",
         e.hosts[leaving].ip,
-        Deregistered("instance-gone"),
+        Removed("instance-gone"),
     )
     .await;
     e.shutting_down(leaving).await;
@@ -210,7 +210,7 @@ async fn the_guard_holds_a_namespaces_negative_deregistrations_and_lets_positive
     // 4 of the 6 left, 67%, is not more than 70%: they go.
     ns.forget("leaving");
     for last in 1..=4u8 {
-        ns.expect(&format!("ghost-{last}"), Some(Deregistered("host-unknown")));
+        ns.expect(&format!("ghost-{last}"), Some(Removed("host-unknown")));
     }
     let report = cm_sweep(&aws, NS, &[("MAX_DELETE_PERCENT", "70")]).await;
     ns.assert_outcome(&report, false).await;
@@ -248,7 +248,7 @@ async fn a_failing_instance_listing_holds_the_namespaces_negative_deregistration
     ns.register_task(&api, &running, "api", Some(Kept("healthy")))
         .await;
     let stopped = e.ecs_task(ecs_host, "api", "service:api", HOUR).await;
-    ns.register_task(&api, &stopped, "api", Some(Deregistered("task-stopped")))
+    ns.register_task(&api, &stopped, "api", Some(Removed("task-stopped")))
         .await;
     let ip = e.hosts[ecs_host].ip;
     ns.register_ecs(
@@ -260,7 +260,7 @@ async fn a_failing_instance_listing_holds_the_namespaces_negative_deregistration
         ip,
         32799,
         None,
-        Some(Held("inventory-incomplete", "task-gone")),
+        Some(Held("inventory-incomplete", Some("task-gone"))),
     )
     .await;
     let legacy = ns.service("legacy", false, false).await;
@@ -269,7 +269,7 @@ async fn a_failing_instance_listing_holds_the_namespaces_negative_deregistration
         &legacy,
         "nowhere",
         e.unknown_ip(7),
-        Held("inventory-incomplete", "host-unknown"),
+        Held("inventory-incomplete", Some("host-unknown")),
     )
     .await;
     e.stop_ecs_task(&stopped).await;
@@ -304,13 +304,13 @@ async fn a_dry_run_reports_what_it_would_do_and_changes_nothing() {
     ns.register_task(&api, &running, "api", Some(Kept("healthy")))
         .await;
     let stopped = e.ecs_task(ecs_host, "api", "service:api", HOUR).await;
-    ns.register_task(&api, &stopped, "api", Some(Deregistered("task-stopped")))
+    ns.register_task(&api, &stopped, "api", Some(Removed("task-stopped")))
         .await;
     let legacy = ns.service("legacy", false, false).await;
     let live_ip = ns.live_script(&mut e, &legacy, "live", 1).await;
     let sick = e.old_host(2).await;
     let sick_ip = e.hosts[sick].ip;
-    ns.script(&legacy, "sick", sick_ip, Deregistered("unhealthy"))
+    ns.script(&legacy, "sick", sick_ip, Removed("unhealthy"))
         .await;
     let web = ns.service("web", false, true).await;
     ns.script(&web, "web-1", live_ip, Kept("healthy")).await;

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::cloud_map::{
-    cm_sweep, errors, estate_with_namespace, health_updates, CmService, EcsTask, Fate, Namespace,
-    HOUR, PLAIN, PORT,
+    cm_sweep, errors, estate_with_namespace, health_updates, CmService, EcsTask, Namespace, HOUR,
+    PLAIN, PORT,
 };
-use support::{Behaviour, Estate, LocalAws};
-use Fate::{Deregistered, Foreign, Kept};
+use support::{Behaviour, Estate, LocalAws, Outcome};
+use Outcome::{Foreign, Kept, Removed};
 
 const NS: &str = "cm.internal";
 
@@ -101,7 +101,7 @@ async fn ecs_rows(e: &mut Estate<'_>, ns: &mut Namespace<'_>) -> (CmService, Ecs
     ns.register_task(&api, &starting, "api", Some(Kept("grace")))
         .await;
     let stopped = e.ecs_task(ecs_host, "api", "service:api", HOUR).await;
-    ns.register_task(&api, &stopped, "api", Some(Deregistered("task-stopped")))
+    ns.register_task(&api, &stopped, "api", Some(Removed("task-stopped")))
         .await;
     let ip = e.hosts[ecs_host].ip;
     let ec2_id = e.hosts[ecs_host].instance_id.clone();
@@ -114,7 +114,7 @@ async fn ecs_rows(e: &mut Estate<'_>, ns: &mut Namespace<'_>) -> (CmService, Ecs
         ip,
         32799,
         Some(ec2_id.as_str()),
-        Some(Deregistered("task-gone")),
+        Some(Removed("task-gone")),
     )
     .await;
     // A service whose cluster was deleted, its instance left behind.
@@ -129,7 +129,7 @@ async fn ecs_rows(e: &mut Estate<'_>, ns: &mut Namespace<'_>) -> (CmService, Ecs
         ip,
         32800,
         None,
-        Some(Deregistered("task-gone")),
+        Some(Removed("task-gone")),
     )
     .await;
     e.aws
@@ -165,7 +165,7 @@ async fn script_rows(e: &mut Estate<'_>, ns: &mut Namespace<'_>) {
     )
     .await;
     let sick = e.old_host(2).await;
-    ns.script(&legacy, "sick", e.hosts[sick].ip, Deregistered("unhealthy"))
+    ns.script(&legacy, "sick", e.hosts[sick].ip, Removed("unhealthy"))
         .await;
     // Launched just now: not checked yet (nothing listens there either).
     let fresh = e.host(None, 2, 3).await;
@@ -177,7 +177,7 @@ async fn script_rows(e: &mut Estate<'_>, ns: &mut Namespace<'_>) {
         &legacy,
         "terminated",
         &e.hosts[terminated],
-        Some(Deregistered("instance-gone")),
+        Some(Removed("instance-gone")),
     )
     .await;
     // Shutting down, still answering on its address: named by its address only.
@@ -188,17 +188,12 @@ async fn script_rows(e: &mut Estate<'_>, ns: &mut Namespace<'_>) {
         &legacy,
         "leaving",
         e.hosts[leaving].ip,
-        Deregistered("instance-gone"),
+        Removed("instance-gone"),
     )
     .await;
     // In the VPC's range, but no network interface has it.
-    ns.script(
-        &legacy,
-        "nowhere",
-        e.unknown_ip(7),
-        Deregistered("host-unknown"),
-    )
-    .await;
+    ns.script(&legacy, "nowhere", e.unknown_ip(7), Removed("host-unknown"))
+        .await;
     // Terminated and registered by address only: the address is released, no
     // interface has it any more.
     let released = e.old_host(6).await;
@@ -206,7 +201,7 @@ async fn script_rows(e: &mut Estate<'_>, ns: &mut Namespace<'_>) {
         &legacy,
         "released",
         e.hosts[released].ip,
-        Deregistered("host-unknown"),
+        Removed("host-unknown"),
     )
     .await;
     // An address only another VPC with the same CIDR has (staging), answering
@@ -214,7 +209,7 @@ async fn script_rows(e: &mut Estate<'_>, ns: &mut Namespace<'_>) {
     let staging = e.staging_host(None, 2, 9).await;
     let staging_ip = e.hosts[staging].ip;
     e.listen(staging_ip, PORT, Behaviour::Healthy).await;
-    ns.script(&legacy, "staging", staging_ip, Deregistered("host-unknown"))
+    ns.script(&legacy, "staging", staging_ip, Removed("host-unknown"))
         .await;
     // No AWS_INSTANCE_IPV4: not the reaper's.
     ns.register(

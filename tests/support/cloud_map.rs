@@ -13,6 +13,7 @@ use aws_sdk_servicediscovery::types::{
 use serde_json::{json, Value};
 
 use super::estate::create_vpc;
+use super::expect::{Listed, Outcome};
 use super::regions::OTHER_ACCOUNT;
 use super::{ago, run_binary, Behaviour, Estate, Host, LocalAws};
 
@@ -70,21 +71,6 @@ pub struct CmService {
     pub custom_health: bool,
 }
 
-/// What a test expects a sweep to do with an instance it registered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fate {
-    /// Deregistered with this reason (in a dry run: reported, still registered).
-    Deregistered(&'static str),
-    /// Held with this reason, `decided` the second.
-    Held(&'static str, &'static str),
-    /// Kept, counted under this reason in `kept`.
-    Kept(&'static str),
-    /// No `AWS_INSTANCE_IPV4`: counted as foreign, never touched.
-    Foreign,
-    /// Its deregistration was tried and failed: in no list, still registered.
-    Failed,
-}
-
 /// An instance a test registered, with its expected fate (`None`: not listed by
 /// the sweep, so not counted, and still registered after it).
 #[derive(Debug, Clone)]
@@ -94,7 +80,7 @@ pub struct Registered {
     pub instance_id: String,
     /// `ip:port` or `ip`, as the report names it.
     pub target: String,
-    pub fate: Option<Fate>,
+    pub fate: Option<Outcome>,
 }
 
 /// A task started for an ECS service that registers into Cloud Map.
@@ -225,7 +211,7 @@ impl<'a> Namespace<'a> {
         service: &CmService,
         instance_id: &str,
         attributes: &[(&str, String)],
-        fate: Option<Fate>,
+        fate: Option<Outcome>,
     ) {
         let mut req = self
             .aws
@@ -265,7 +251,7 @@ impl<'a> Namespace<'a> {
         service: &CmService,
         task: &EcsTask,
         ecs_service: &str,
-        fate: Option<Fate>,
+        fate: Option<Outcome>,
     ) {
         self.register_ecs(
             service,
@@ -294,7 +280,7 @@ impl<'a> Namespace<'a> {
         ip: Ipv4Addr,
         port: u16,
         ec2_instance_id: Option<&str>,
-        fate: Option<Fate>,
+        fate: Option<Outcome>,
     ) {
         let mut attributes = vec![
             ("AWS_INSTANCE_IPV4", ip.to_string()),
@@ -320,7 +306,7 @@ impl<'a> Namespace<'a> {
         ip: Ipv4Addr,
         port: Option<u16>,
         ec2_instance_id: Option<&str>,
-        fate: Option<Fate>,
+        fate: Option<Outcome>,
     ) {
         let mut attributes = vec![("AWS_INSTANCE_IPV4", ip.to_string())];
         if let Some(port) = port {
@@ -339,7 +325,7 @@ impl<'a> Namespace<'a> {
         service: &CmService,
         instance_id: &str,
         ip: Ipv4Addr,
-        fate: Fate,
+        fate: Outcome,
     ) {
         self.register_script(service, instance_id, ip, Some(PORT), None, Some(fate))
             .await;
@@ -352,7 +338,7 @@ impl<'a> Namespace<'a> {
         service: &CmService,
         instance_id: &str,
         host: &Host,
-        fate: Option<Fate>,
+        fate: Option<Outcome>,
     ) {
         let ec2_id = Some(host.instance_id.as_str());
         self.register_script(service, instance_id, host.ip, Some(PORT), ec2_id, fate)
@@ -371,7 +357,7 @@ impl<'a> Namespace<'a> {
         let live = e.old_host(last).await;
         let ip = e.hosts[live].ip;
         e.listen(ip, PORT, Behaviour::Healthy).await;
-        self.script(service, instance_id, ip, Fate::Kept("healthy"))
+        self.script(service, instance_id, ip, Outcome::Kept("healthy"))
             .await;
         ip
     }
@@ -379,11 +365,11 @@ impl<'a> Namespace<'a> {
     /// Forgets every instance expected to be deregistered (gone after the sweep).
     pub fn forget_deregistered(&mut self) {
         self.registered
-            .retain(|r| !matches!(r.fate, Some(Fate::Deregistered(_))));
+            .retain(|r| !matches!(r.fate, Some(Outcome::Removed(_))));
     }
 
     /// Changes what the test expects of `instance_id` from now on.
-    pub fn expect(&mut self, instance_id: &str, fate: Option<Fate>) {
+    pub fn expect(&mut self, instance_id: &str, fate: Option<Outcome>) {
         for r in self
             .registered
             .iter_mut()
@@ -513,46 +499,19 @@ impl<'a> Namespace<'a> {
                 continue;
             };
             scanned += 1;
-            let d = find("deregistered", r);
-            let h = find("held", r);
+            let listed = Listed {
+                removed_list: "deregistered",
+                removed: find("deregistered", r),
+                held: find("held", r),
+                target: Some(&r.target),
+                context: format!(": {entry:#}"),
+            };
+            fate.check(r, &listed, &mut kept);
             match fate {
-                Fate::Deregistered(reason) => {
-                    let d = d
-                        .unwrap_or_else(|| panic!("{r:?} not deregistered; held {h:?}: {entry:#}"));
-                    assert_eq!(d["reason"], reason, "{r:?}");
-                    assert_eq!(d["target"], r.target.as_str(), "{r:?}");
-                    assert!(h.is_none(), "{r:?} both deregistered and held");
-                    deregistered += 1;
-                }
-                Fate::Held(reason, decided) => {
-                    let h = h
-                        .unwrap_or_else(|| panic!("{r:?} not held; deregistered {d:?}: {entry:#}"));
-                    assert_eq!(
-                        (h["reason"].as_str(), h["decided"].as_str()),
-                        (Some(reason), Some(decided)),
-                        "{r:?}"
-                    );
-                    assert_eq!(h["target"], r.target.as_str(), "{r:?}");
-                    assert!(d.is_none(), "{r:?} both held and deregistered");
-                    held += 1;
-                }
-                Fate::Kept(reason) => {
-                    assert!(
-                        d.is_none() && h.is_none(),
-                        "{r:?} should be kept ({reason}): {entry:#}"
-                    );
-                    *kept.entry(reason).or_default() += 1;
-                }
-                Fate::Foreign => {
-                    assert!(d.is_none() && h.is_none(), "{r:?} is foreign: {entry:#}");
-                    foreign += 1;
-                }
-                Fate::Failed => {
-                    assert!(
-                        d.is_none() && h.is_none(),
-                        "{r:?} failed to deregister: {entry:#}"
-                    );
-                }
+                Outcome::Removed(_) => deregistered += 1,
+                Outcome::Held(..) => held += 1,
+                Outcome::Foreign => foreign += 1,
+                _ => {}
             }
         }
         assert_eq!(
@@ -595,7 +554,7 @@ impl<'a> Namespace<'a> {
         }
         for r in &self.registered {
             let present = now[&r.service_id].contains(&r.instance_id);
-            let gone = !dry_run && matches!(r.fate, Some(Fate::Deregistered(_)));
+            let gone = r.fate.is_some_and(|f| !f.survives(dry_run));
             assert_eq!(present, !gone, "registration of {r:?} after the sweep");
         }
     }

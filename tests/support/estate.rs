@@ -10,7 +10,7 @@ use aws_sdk_route53::types::{ResourceRecordSet, RrType};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
-use super::{Expect, LocalAws, Written};
+use super::{LocalAws, Outcome, Written};
 
 #[derive(Debug, Clone)]
 pub struct Host {
@@ -55,7 +55,7 @@ pub struct Estate<'a> {
     /// VPCs of other Regions associated with the zone, by Region.
     pub(super) region_vpcs: HashMap<String, String>,
     pub(super) subnets: HashMap<(String, u8), String>,
-    pub(super) pending: Vec<(ResourceRecordSet, Option<Expect>)>,
+    pub(super) pending: Vec<(ResourceRecordSet, Option<Outcome>)>,
     pub written: Vec<Written>,
     pub(super) listeners: Vec<JoinHandle<()>>,
     pub(super) definitions: HashMap<String, String>,

@@ -7,7 +7,8 @@
 //! - `estate`: the estate builder (VPCs, zone, clusters, hosts), with `tasks`
 //!   (task definitions, tasks) and `records` (the records it writes);
 //! - `invoke`: the real handler on events against an estate (a sweep, a dry run);
-//! - `expect`: what a test expects of each record, checked by `assert_outcome`;
+//! - `expect`: what a test expects of each record or instance (`Outcome`), checked
+//!   by `assert_outcome`;
 //! - `listeners`: the real listeners behind the records;
 //! - `binary`: the built binary, run once or as a Lambda function;
 //! - `runtime_api`: a minimal Lambda Runtime API for that function;
@@ -40,7 +41,7 @@ pub mod template;
 
 pub use binary::{binary, lambda_env, run_binary, Lambda};
 pub use estate::{Estate, Host};
-pub use expect::{Expect, Written};
+pub use expect::{Outcome, Written};
 pub use invoke::invoke_with;
 pub use listeners::Behaviour;
 pub use localaws::{sdk_config, LocalAws};
