@@ -7,26 +7,14 @@
 mod support;
 
 use std::net::Ipv4Addr;
-use std::time::Duration;
 
 use serde_json::json;
-use support::cloud_map::{cm_sweep, errors, Fate, Namespace};
-use support::{Behaviour, Estate, LocalAws};
-use Fate::{Deregistered, Held, Kept};
+// PLAIN: every negative deregistration goes through unless coverage holds it.
+use support::cloud_map::{cm_sweep, errors, Namespace, HOUR, PLAIN, PORT};
+use support::{Behaviour, Estate, LocalAws, Outcome};
+use Outcome::{Held, Kept, Removed};
 
-const HOUR: Duration = Duration::from_secs(3600);
 const NS: &str = "cov.internal";
-/// Every negative deregistration goes through unless coverage holds it.
-const PLAIN: &[(&str, &str)] = &[("MAX_DELETE_PERCENT", "100"), ("KEEP_LAST_RECORD", "false")];
-const PORT: u16 = 8080;
-
-/// A host of the estate outside any cluster at 127.<net>.2.`last`, launched an
-/// hour ago.
-async fn old_host(e: &mut Estate<'_>, last: u8) -> usize {
-    let h = e.host(None, 2, last).await;
-    e.launched(h, HOUR).await;
-    h
-}
 
 /// Item 4 of the issue: instances an earlier sweep marked `UNHEALTHY` whose checks
 /// fail again are no new marks: they do not count toward the guard, which would
@@ -41,7 +29,7 @@ async fn instances_already_marked_unhealthy_do_not_keep_the_guard_tripped() {
     let sd = aws.servicediscovery();
     for last in 1..=6u8 {
         // Long dead: the host is there, nothing answers; marked by an earlier sweep.
-        let h = old_host(&mut e, last).await;
+        let h = e.old_host(last).await;
         let id = format!("dead-{last}");
         let ip = e.hosts[h].ip;
         ns.register_script(&fleet, &id, ip, Some(PORT), None, Some(Kept("unhealthy")))
@@ -55,7 +43,7 @@ async fn instances_already_marked_unhealthy_do_not_keep_the_guard_tripped() {
             .expect("UpdateInstanceCustomHealthStatus");
     }
     for last in 7..=8u8 {
-        let h = old_host(&mut e, last).await;
+        let h = e.old_host(last).await;
         let ip = e.hosts[h].ip;
         e.listen(ip, PORT, Behaviour::Healthy).await;
         let id = format!("ok-{last}");
@@ -69,7 +57,7 @@ async fn instances_already_marked_unhealthy_do_not_keep_the_guard_tripped() {
         nowhere,
         Some(PORT),
         None,
-        Some(Deregistered("host-unknown")),
+        Some(Removed("host-unknown")),
     )
     .await;
 
@@ -101,7 +89,7 @@ async fn an_address_two_namespace_vpcs_hold_is_no_positive_evidence() {
     let mut e = Estate::new(&aws, "sd.internal").await;
     let mut ns = Namespace::create(&e, NS).await;
     let legacy = ns.service("legacy", false, false).await;
-    old_host(&mut e, 1).await;
+    e.old_host(1).await;
     let twin = e.staging_host(None, 2, 9).await;
     let twin_ip = e.hosts[twin].ip;
     e.launched(twin, HOUR).await;
@@ -127,7 +115,7 @@ async fn an_address_two_namespace_vpcs_hold_is_no_positive_evidence() {
         stopped_ip,
         Some(PORT),
         None,
-        Some(Deregistered("instance-gone")),
+        Some(Removed("instance-gone")),
     )
     .await;
     ns.associate_vpc(&e.staging_vpc(), "us-east-1").await;
@@ -160,7 +148,7 @@ async fn a_task_ecs_lists_but_describes_as_missing_is_a_failed_read() {
         &api,
         &flaky,
         "api",
-        Some(Held("inventory-incomplete", "task-gone")),
+        Some(Held("inventory-incomplete", Some("task-gone"))),
     )
     .await;
     let worker = ns.service("worker", true, false).await;
@@ -233,7 +221,7 @@ async fn a_namespace_with_a_vpc_in_a_second_region_reads_ec2_there() {
         gone_ip,
         Some(PORT),
         Some(gone.as_str()),
-        Some(Deregistered("instance-gone")),
+        Some(Removed("instance-gone")),
     )
     .await;
     aws.reset_calls().await;
@@ -254,7 +242,7 @@ async fn a_namespace_with_another_accounts_vpc_holds_its_negative_deregistration
     let mut ns = Namespace::create(&e, NS).await;
     let foreign_vpc = ns.associate_foreign_vpc(e.net).await;
     let legacy = ns.service("legacy", false, false).await;
-    let live = old_host(&mut e, 1).await;
+    let live = e.old_host(1).await;
     let live_ip = e.hosts[live].ip;
     e.listen(live_ip, PORT, Behaviour::Healthy).await;
     ns.register_script(
@@ -273,10 +261,10 @@ async fn a_namespace_with_another_accounts_vpc_holds_its_negative_deregistration
         Ipv4Addr::new(127, e.net, 9, 1),
         Some(PORT),
         None,
-        Some(Held("inventory-incomplete", "host-unknown")),
+        Some(Held("inventory-incomplete", Some("host-unknown"))),
     )
     .await;
-    let leaving = old_host(&mut e, 2).await;
+    let leaving = e.old_host(2).await;
     let leaving_id = e.hosts[leaving].instance_id.clone();
     ns.register_script(
         &legacy,
@@ -284,7 +272,7 @@ async fn a_namespace_with_another_accounts_vpc_holds_its_negative_deregistration
         e.hosts[leaving].ip,
         Some(PORT),
         Some(leaving_id.as_str()),
-        Some(Deregistered("instance-gone")),
+        Some(Removed("instance-gone")),
     )
     .await;
     e.terminate(leaving).await;

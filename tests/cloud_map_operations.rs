@@ -3,20 +3,22 @@
 //! operations with ListOperations — one call answers for up to 100 — not one
 //! GetOperation each. The local AWS lists operations a page at a time before it
 //! filters, oldest first unless told otherwise, and each listing observes the
-//! operations on its pages (`tests/localaws/README.md`, ListOperations).
+//! operations on its pages (`tests/localaws/README.md`, ListOperations). A
+//! deregistration whose operation fails, or cannot be followed, is an error and
+//! never reported done.
 
 mod support;
 
 use std::net::Ipv4Addr;
 
 use serde_json::json;
-use support::cloud_map::{cm_sweep, errors, CmService, Fate, Namespace};
-use support::{Estate, LocalAws};
-use Fate::{Deregistered, Foreign};
+use support::cloud_map::{
+    cm_sweep, errors, estate_with_namespace, CmService, Namespace, PLAIN, PORT,
+};
+use support::{Estate, LocalAws, Outcome};
+use Outcome::{Foreign, Removed};
 
 const NS: &str = "ops.internal";
-const PLAIN: &[(&str, &str)] = &[("MAX_DELETE_PERCENT", "100"), ("KEEP_LAST_RECORD", "false")];
-const PORT: u16 = 8080;
 
 /// `n` script registrations at addresses no interface has (`host-unknown`),
 /// named `<prefix>-<i>`, on 127.<net>.9.`first`+i.
@@ -28,7 +30,7 @@ async fn ghosts(ns: &mut Namespace<'_>, service: &CmService, net: u8, prefix: &s
             Ipv4Addr::new(127, net, 9, first + i),
             Some(PORT),
             None,
-            Some(Deregistered("host-unknown")),
+            Some(Removed("host-unknown")),
         )
         .await;
     }
@@ -117,4 +119,84 @@ async fn deregistrations_whose_listing_fails_are_unconfirmed() {
     );
     assert_eq!(aws.count("servicediscovery:DeregisterInstance").await, 3);
     assert_eq!(aws.count("servicediscovery:GetOperation").await, 0);
+}
+
+/// A DeregisterInstance whose operation ends in FAIL: the error (operation id and
+/// message) is reported, the instance is not reported deregistered and stays; the
+/// next sweep deregisters it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_deregistration_is_an_error_and_the_instance_stays() {
+    let aws = LocalAws::start().await;
+    let (mut e, mut ns) = estate_with_namespace(&aws, NS).await;
+    let legacy = ns.service("legacy", false, false).await;
+    for last in 1..=2u8 {
+        let h = e.old_host(last).await;
+        ns.script_of(&legacy, &format!("gone-{last}"), &e.hosts[h], None)
+            .await;
+        e.terminate(h).await;
+    }
+    ns.expect("gone-1", Some(Removed("instance-gone")));
+    // Not reported as deregistered, still registered.
+    ns.expect("gone-2", Some(Outcome::Failed));
+    let message = "localaws: the hosted zone is busy";
+    ns.fail_deregistration("gone-2", message).await;
+
+    let report = cm_sweep(&aws, NS, PLAIN).await;
+    ns.assert_outcome(&report, false).await;
+    let entry = ns.entry(&report);
+    let operations = aws.sd_operations().await;
+    let failed = operations["operations"]
+        .as_array()
+        .and_then(|ops| ops.iter().find(|o| o["instanceId"] == "gone-2"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no operation for gone-2: {operations:#}"));
+    assert_eq!(failed["status"], "FAIL");
+    let op_id = failed["id"].as_str().unwrap_or_default();
+    let errs = errors(&entry);
+    assert!(
+        errs.iter()
+            .any(|e| e.contains(op_id) && e.contains(message)),
+        "the error names operation {op_id} and its message: {entry:#}"
+    );
+    assert_eq!(ns.ids(&legacy).await, vec!["gone-2"]);
+
+    ns.forget("gone-1");
+    ns.expect("gone-2", Some(Removed("instance-gone")));
+    let report = cm_sweep(&aws, NS, PLAIN).await;
+    ns.assert_outcome(&report, false).await;
+    assert_eq!(errors(&ns.entry(&report)), Vec::<String>::new());
+}
+
+/// A deregistration whose operation cannot be followed (GetOperation failing
+/// after the SDK's retries) is reported unconfirmed at once — not listed as
+/// deregistered, the entry incomplete — instead of being polled until the
+/// deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deregistration_that_cannot_be_followed_is_unconfirmed_not_waited_out() {
+    let aws = LocalAws::start().await;
+    let (mut e, mut ns) = estate_with_namespace(&aws, NS).await;
+    let legacy = ns.service("legacy", false, false).await;
+    let h = e.old_host(1).await;
+    ns.script_of(&legacy, "gone", &e.hosts[h], None).await;
+    e.terminate(h).await;
+    aws.faults(json!([{
+        "service": "servicediscovery", "operation": "GetOperation", "status": 500,
+        "code": "InternalFailure", "count": -1
+    }]))
+    .await;
+
+    let report = cm_sweep(&aws, NS, PLAIN).await;
+    aws.clear_faults().await;
+    let entry = ns.entry(&report);
+    assert_eq!(entry["deregistered"], json!([]), "{entry:#}");
+    assert_eq!(entry["complete"], false, "{entry:#}");
+    assert_eq!(report["complete"], false);
+    let errs = errors(&entry);
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("could not be followed") && e.contains("GetOperation")),
+        "{entry:#}"
+    );
+    // DeregisterInstance was accepted: Cloud Map finishes it on its own.
+    assert_eq!(aws.count("servicediscovery:DeregisterInstance").await, 1);
 }

@@ -9,6 +9,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use support::Outcome::{Held, Kept, Removed};
 use support::{Behaviour, Estate, LocalAws};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -54,22 +55,10 @@ async fn a_live_host_of_the_zones_second_region_keeps_its_records() {
     let dns = e.hosts[dr].dns.clone();
     assert!(dns.contains("us-west-2"), "{dns}");
     let cid = "abcdefabcdef0123456789abcdef0123456789abcdef0123456789abcdef0123";
-    e.srv_raw(
-        "calc",
-        &dns,
-        32768,
-        Some(cid),
-        Some(("kept", "out-of-scope")),
-    );
-    e.host_a(dr, Some(("kept", "healthy")));
+    e.srv_raw("calc", &dns, 32768, Some(cid), Some(Kept("out-of-scope")));
+    e.host_a(dr, Some(Kept("healthy")));
     let ghost = e.unknown_host(9);
-    e.srv_raw(
-        "calc",
-        &ghost,
-        8080,
-        None,
-        Some(("deleted", "host-unknown")),
-    );
+    e.srv_raw("calc", &ghost, 8080, None, Some(Removed("host-unknown")));
     e.commit().await;
 
     let report = e.sweep(PLAIN).await;
@@ -89,23 +78,23 @@ async fn another_accounts_vpc_makes_every_absence_unproven() {
     let live = e.host(Some(&c), 1, 1).await;
     let leaving = e.host(Some(&c), 1, 2).await;
     let t = e.task(live, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", live, &t, Some(("kept", "healthy")));
+    e.srv("calc", live, &t, Some(Kept("healthy")));
     let live_dns = e.hosts[live].dns.clone();
     e.srv_raw(
         "calc",
         &live_dns,
         40000,
         None,
-        Some(("held", "inventory-incomplete")),
+        Some(Held("inventory-incomplete", None)),
     );
-    e.host_a(leaving, Some(("deleted", "instance-gone")));
+    e.host_a(leaving, Some(Removed("instance-gone")));
     let ghost = e.unknown_host(9);
     e.srv_raw(
         "calc",
         &ghost,
         8080,
         None,
-        Some(("held", "inventory-incomplete")),
+        Some(Held("inventory-incomplete", None)),
     );
     let vpc = e.foreign_vpc().await;
     e.commit().await;
@@ -128,7 +117,7 @@ async fn missing_for_a_just_listed_task_is_a_failed_read() {
     let c = e.cluster("web").await;
     let h = e.host(Some(&c), 1, 1).await;
     let t = e.task(h, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", h, &t, Some(("held", "inventory-incomplete")));
+    e.srv("calc", h, &t, Some(Held("inventory-incomplete", None)));
     e.commit().await;
     aws.ecs_missing(&[&t.arn], 1).await;
 
@@ -157,19 +146,13 @@ async fn records_tied_through_ecs_to_a_terminated_host_are_instance_gone() {
         let gone = e.host(Some(&c), 1, 1).await;
         let live = e.host(Some(&c), 1, 2).await;
         let t = e.task(gone, "calc", HOUR, Behaviour::Healthy).await;
-        e.srv("calc", gone, &t, Some(("deleted", "instance-gone")));
+        e.srv("calc", gone, &t, Some(Removed("instance-gone")));
         let dns = e.hosts[gone].dns.clone();
-        e.srv_raw(
-            "calc",
-            &dns,
-            40000,
-            None,
-            Some(("deleted", "instance-gone")),
-        );
-        e.host_a(gone, Some(("deleted", "instance-gone")));
+        e.srv_raw("calc", &dns, 40000, None, Some(Removed("instance-gone")));
+        e.host_a(gone, Some(Removed("instance-gone")));
         let u = e.task(live, "calc", HOUR, Behaviour::Healthy).await;
-        e.srv("calc", live, &u, Some(("kept", "healthy")));
-        e.host_a(live, Some(("kept", "healthy")));
+        e.srv("calc", live, &u, Some(Kept("healthy")));
+        e.host_a(live, Some(Kept("healthy")));
         e.commit().await;
         e.terminate(gone).await;
 
@@ -210,7 +193,7 @@ async fn a_stopped_event_keeps_a_record_a_task_under_another_registration_serves
     let again = e.register_again(h, &api).await;
     let old = e.task(h, "calc", HOUR, Behaviour::Healthy).await;
     let dns = e.hosts[h].dns.clone();
-    e.srv_raw("calc", &dns, old.host_port, None, Some(("kept", "healthy")));
+    e.srv_raw("calc", &dns, old.host_port, None, Some(Kept("healthy")));
     e.commit().await;
     e.stop_task(&old).await;
     // The replacement runs under the host's other registration, on the same port.
@@ -249,7 +232,7 @@ async fn a_host_registered_in_an_unswept_cluster_keeps_its_records() {
     e.hosts[h].cluster = Some(batch.clone());
     e.hosts[h].container_instance_arn = Some(moved);
     let t = e.task(h, "report", HOUR, Behaviour::Healthy).await;
-    e.srv("report", h, &t, Some(("kept", "out-of-scope")));
+    e.srv("report", h, &t, Some(Kept("out-of-scope")));
     e.commit().await;
 
     let mut env = PLAIN.to_vec();
@@ -267,7 +250,7 @@ async fn every_event_report_names_the_zone() {
     let c = e.cluster("web").await;
     let h = e.host(Some(&c), 1, 1).await;
     let t = e.task(h, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", h, &t, Some(("kept", "healthy")));
+    e.srv("calc", h, &t, Some(Kept("healthy")));
     e.commit().await;
 
     // ECS reports the task RUNNING: the STOPPED event is not believed.

@@ -6,6 +6,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use support::Outcome::Kept;
 use support::{demo, Behaviour, Estate, LocalAws};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -161,7 +162,7 @@ async fn a_late_stopped_event_spares_a_live_replacement_on_the_same_port() {
     let old = e.task(h, "calc", HOUR, Behaviour::Healthy).await;
     let dns = e.hosts[h].dns.clone();
     // The agent wrote this record without a container id: only the port ties it.
-    e.srv_raw("calc", &dns, old.host_port, None, Some(("kept", "healthy")));
+    e.srv_raw("calc", &dns, old.host_port, None, Some(Kept("healthy")));
     e.commit().await;
     e.stop_task(&old).await;
     let new = e.task(h, "calc", HOUR, Behaviour::Healthy).await;
@@ -215,13 +216,13 @@ async fn an_instance_event_spares_records_on_an_address_reused_by_a_live_instanc
     let old = e.host(Some(&c), 1, 1).await;
     let other = e.host(Some(&c), 1, 2).await;
     let t = e.task(other, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", other, &t, Some(("kept", "healthy")));
+    e.srv("calc", other, &t, Some(Kept("healthy")));
     e.commit().await;
     e.terminate(old).await;
     let new = e.host(Some(&c), 1, 1).await;
     let t = e.task(new, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", new, &t, Some(("kept", "healthy")));
-    e.host_a(new, Some(("kept", "healthy")));
+    e.srv("calc", new, &t, Some(Kept("healthy")));
+    e.host_a(new, Some(Kept("healthy")));
     e.commit().await;
     assert_eq!(e.hosts[old].dns, e.hosts[new].dns, "the address was reused");
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aws_sdk_route53::types::RrType;
 use serde_json::{json, Value};
+use support::Outcome::{Kept, Removed};
 use support::{agent_record, ago, Behaviour, Estate, LocalAws};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -31,12 +32,12 @@ async fn weighted_host_a_records_of_gone_and_unknown_hosts_are_deleted() {
     let leaving = e.host(Some(&c), 1, 2).await;
     let terminated = e.host(Some(&c), 1, 3).await;
     let named = e.host(Some(&c), 1, 4).await;
-    e.host_a(live, Some(("kept", "healthy")));
-    e.host_a(leaving, Some(("deleted", "instance-gone")));
+    e.host_a(live, Some(Kept("healthy")));
+    e.host_a(leaving, Some(Removed("instance-gone")));
     // Terminated: EC2 reports no address any more, so no instance has it.
-    e.host_a(terminated, Some(("deleted", "host-unknown")));
+    e.host_a(terminated, Some(Removed("host-unknown")));
     let resource_name = e.resource_name(named);
-    e.host_a_named(named, &resource_name, Some(("deleted", "instance-gone")));
+    e.host_a_named(named, &resource_name, Some(Removed("instance-gone")));
     let ghost = e.unknown_host(7);
     let label = ghost.split('.').next().unwrap_or_default().to_string();
     let ghost_a = agent_record(
@@ -45,7 +46,7 @@ async fn weighted_host_a_records_of_gone_and_unknown_hosts_are_deleted() {
         Some(&ghost),
         &format!("127.{}.9.7", e.net),
     );
-    e.raw(ghost_a, Some(("deleted", "host-unknown")));
+    e.raw(ghost_a, Some(Removed("host-unknown")));
     e.commit().await;
     e.shutting_down(leaving).await;
     e.terminate(terminated).await;
@@ -66,9 +67,9 @@ async fn the_cname_forks_records_are_checked_on_their_declared_host_port() {
     let h1 = e.host(Some(&c), 1, 1).await;
     let h2 = e.host(Some(&c), 1, 2).await;
     let ok = e.fork_task(h1, "web", 8080, HOUR, Behaviour::Healthy).await;
-    e.fork_cname("web", h1, &ok, Some(("kept", "healthy")));
+    e.fork_cname("web", h1, &ok, Some(Kept("healthy")));
     let dead = e.fork_task(h2, "web", 8080, HOUR, Behaviour::Http500).await;
-    e.fork_cname("web", h2, &dead, Some(("deleted", "unhealthy")));
+    e.fork_cname("web", h2, &dead, Some(Removed("unhealthy")));
     e.commit().await;
 
     let report = e.sweep(PLAIN).await;
@@ -90,7 +91,7 @@ async fn a_cname_whose_declaration_ecs_cannot_show_is_kept_while_its_container_r
     let h = e.host(Some(&c), 1, 1).await;
     let definition = e.register_definition("from-image", &[], &[(80, 0)]).await;
     let t = e.start(h, &definition, HOUR, Behaviour::Healthy).await;
-    e.fork_cname("web", h, &t, Some(("kept", "healthy")));
+    e.fork_cname("web", h, &t, Some(Kept("healthy")));
     // Its neighbour's container is gone: that one is still task-gone.
     e.raw(
         agent_record(
@@ -99,7 +100,7 @@ async fn a_cname_whose_declaration_ecs_cannot_show_is_kept_while_its_container_r
             Some("0123456789ab"),
             &e.hosts[h].dns,
         ),
-        Some(("deleted", "task-gone")),
+        Some(Removed("task-gone")),
     );
     e.commit().await;
 
@@ -146,11 +147,11 @@ async fn twin_estates(aws: &LocalAws) -> (Estate<'_>, usize, usize) {
     let leaving = e.host(Some(&prod), 1, 1).await;
     let live = e.host(Some(&prod), 1, 2).await;
     let t = e.task(leaving, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", leaving, &t, Some(("deleted", "instance-gone")));
-    e.host_a(leaving, Some(("deleted", "instance-gone")));
+    e.srv("calc", leaving, &t, Some(Removed("instance-gone")));
+    e.host_a(leaving, Some(Removed("instance-gone")));
     let t = e.task(live, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", live, &t, Some(("kept", "healthy")));
-    e.host_a(live, Some(("kept", "healthy")));
+    e.srv("calc", live, &t, Some(Kept("healthy")));
+    e.host_a(live, Some(Kept("healthy")));
     // A prod record on an address only staging has.
     let stray_dns = e.hosts[stray].dns.clone();
     e.srv_raw(
@@ -158,7 +159,7 @@ async fn twin_estates(aws: &LocalAws) -> (Estate<'_>, usize, usize) {
         &stray_dns,
         8080,
         Some("0123456789ab"),
-        Some(("deleted", "host-unknown")),
+        Some(Removed("host-unknown")),
     );
     e.commit().await;
     e.shutting_down(leaving).await;
@@ -207,7 +208,7 @@ async fn a_record_written_for_a_task_started_mid_sweep_is_kept() {
     let c = e.cluster("web").await;
     let h = e.host(Some(&c), 1, 1).await;
     let t = e.task(h, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", h, &t, Some(("kept", "healthy")));
+    e.srv("calc", h, &t, Some(Kept("healthy")));
     e.commit().await;
 
     // A slow listing (a large zone), and a deployment: right after the sweep
@@ -248,8 +249,8 @@ async fn a_second_registration_without_tasks_does_not_condemn_a_live_host() {
     let c = e.cluster("web").await;
     let h = e.host(Some(&c), 1, 1).await;
     let t = e.task(h, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", h, &t, Some(("kept", "healthy")));
-    e.cname("calc", h, &t, Some(("kept", "healthy")));
+    e.srv("calc", h, &t, Some(Kept("healthy")));
+    e.cname("calc", h, &t, Some(Kept("healthy")));
     e.commit().await;
     let moved = e.cluster("web-next").await;
     e.register_again(h, &moved).await;
@@ -270,8 +271,8 @@ async fn a_stuck_task_protects_its_hosts_records_for_ten_grace_periods_only() {
     let stuck = e.task(stuck_host, "calc", HOUR, Behaviour::Closed).await;
     let starting = e.task(starting_host, "calc", HOUR, Behaviour::Closed).await;
     for (h, expect) in [
-        (stuck_host, ("deleted", "task-gone")),
-        (starting_host, ("kept", "grace")),
+        (stuck_host, Removed("task-gone")),
+        (starting_host, Kept("grace")),
     ] {
         let dns = e.hosts[h].dns.clone();
         e.srv_raw("calc", &dns, 40000, Some("0123456789ab"), Some(expect));
@@ -303,11 +304,11 @@ async fn a_task_with_one_answering_endpoint_keeps_running() {
     let half = e.task(h, "calc", HOUR, Behaviour::Closed).await;
     let ip = e.hosts[h].ip;
     e.listen(ip, half.host_port, Behaviour::Healthy).await;
-    e.srv("calc", h, &half, Some(("kept", "healthy")));
-    e.cname("calc", h, &half, Some(("deleted", "unhealthy")));
+    e.srv("calc", h, &half, Some(Kept("healthy")));
+    e.cname("calc", h, &half, Some(Removed("unhealthy")));
     let dead = e.task(h, "calc", HOUR, Behaviour::Http500).await;
-    e.srv("calc", h, &dead, Some(("deleted", "unhealthy")));
-    e.cname("calc", h, &dead, Some(("deleted", "unhealthy")));
+    e.srv("calc", h, &dead, Some(Removed("unhealthy")));
+    e.cname("calc", h, &dead, Some(Removed("unhealthy")));
     e.commit().await;
 
     let mut env = PLAIN.to_vec();
@@ -355,7 +356,7 @@ async fn a_stopped_tasks_records_are_found_whatever_form_the_host_name_takes() {
         &alias,
         t.host_port,
         None,
-        Some(("deleted", "task-stopped")),
+        Some(Removed("task-stopped")),
     );
     let upper = format!("{}.", e.hosts[h].dns.to_uppercase());
     e.srv_raw(
@@ -363,7 +364,7 @@ async fn a_stopped_tasks_records_are_found_whatever_form_the_host_name_takes() {
         &upper,
         t.www_port.unwrap_or_default(),
         None,
-        Some(("deleted", "task-stopped")),
+        Some(Removed("task-stopped")),
     );
     e.commit().await;
     e.stop_task(&t).await;

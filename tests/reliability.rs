@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use aws_sdk_route53::types::RrType;
 use serde_json::{json, Value};
+use support::Outcome::{Held, Kept, Removed, Vanished};
 use support::{invoke_with, record, Behaviour, Estate, LocalAws};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -39,22 +40,22 @@ async fn estate(aws: &LocalAws) -> Estate<'_> {
     let gone = e.host(Some(&web), 1, 3).await;
     for h in [h1, h2] {
         let t = e.task(h, "calc", HOUR, Behaviour::Healthy).await;
-        e.srv("calc", h, &t, Some(("kept", "healthy")));
+        e.srv("calc", h, &t, Some(Kept("healthy")));
     }
     let t = e.task(h1, "calc", HOUR, Behaviour::Healthy).await;
-    e.cname("calc", h1, &t, Some(("kept", "healthy")));
+    e.cname("calc", h1, &t, Some(Kept("healthy")));
     let t = e.task(h1, "calc", HOUR, Behaviour::Http500).await;
-    e.srv("calc", h1, &t, Some(("deleted", "unhealthy")));
+    e.srv("calc", h1, &t, Some(Removed("unhealthy")));
     let stopped = e.task(h2, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", h2, &stopped, Some(("deleted", "task-gone")));
+    e.srv("calc", h2, &stopped, Some(Removed("task-gone")));
     let t = e.task(gone, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", gone, &t, Some(("deleted", "instance-gone")));
+    e.srv("calc", gone, &t, Some(Removed("instance-gone")));
     e.srv_raw(
         "calc",
         &e.unknown_host(9),
         80,
         None,
-        Some(("deleted", "host-unknown")),
+        Some(Removed("host-unknown")),
     );
     e.commit().await;
     e.stop_task(&stopped).await;
@@ -223,13 +224,13 @@ async fn only_the_records_changed_mid_batch_are_held() {
     let gone = e.host(Some(&c), 1, 1).await;
     let live = e.host(Some(&c), 1, 2).await;
     let t = e.task(live, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", live, &t, Some(("kept", "healthy")));
+    e.srv("calc", live, &t, Some(Kept("healthy")));
     let dns = e.hosts[gone].dns.clone();
     for i in 0..300u16 {
         let expect = match i {
-            10 | 290 => ("held", "write-conflict"),
-            150 => ("vanished", ""),
-            _ => ("deleted", "instance-gone"),
+            10 | 290 => Held("write-conflict", None),
+            150 => Vanished,
+            _ => Removed("instance-gone"),
         };
         e.srv_raw(
             "calc",
@@ -276,7 +277,7 @@ async fn hostile_records_are_foreign_and_untouched() {
     let c = e.cluster("web").await;
     let h = e.host(Some(&c), 1, 1).await;
     let t = e.task(h, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", h, &t, Some(("kept", "healthy")));
+    e.srv("calc", h, &t, Some(Kept("healthy")));
     let dead = e.unknown_host(9);
     // (name, type, set identifier, weight, values)
     type Hostile = (
@@ -391,7 +392,7 @@ async fn hostile_records_are_foreign_and_untouched() {
                 weight,
                 &values,
             ),
-            Some(("kept", "foreign")),
+            Some(Kept("foreign")),
         );
     }
     e.commit().await;

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
 use support::runtime_api::{epoch_ms, from_epoch_ms, Deadline, Posted, RuntimeApi, OUTCOME_WAIT};
+use support::Outcome::{Kept, Removed};
 use support::{Behaviour, Estate, Lambda, LocalAws};
 use tokio::net::TcpListener;
 
@@ -84,7 +85,7 @@ async fn small_estate(e: &mut Estate<'_>) -> Listed {
     let host = e.host(Some(&web), 1, 1).await;
     for _ in 0..2 {
         let task = e.task(host, "calc", HOUR, Behaviour::Healthy).await;
-        e.srv("calc", host, &task, Some(("kept", "healthy")));
+        e.srv("calc", host, &task, Some(Kept("healthy")));
     }
     let unknown = e.unknown_host(1);
     let container = "0123456789ab";
@@ -93,7 +94,7 @@ async fn small_estate(e: &mut Estate<'_>) -> Listed {
         &unknown,
         8080,
         Some(container),
-        Some(("deleted", "host-unknown")),
+        Some(Removed("host-unknown")),
     );
     e.commit().await;
     (
@@ -377,10 +378,10 @@ async fn a_deadline_in_the_past_means_no_deadline() {
     let host = e.host(Some(&web), 1, 1).await;
     for _ in 0..2 {
         let task = e.task(host, "calc", HOUR, Behaviour::Healthy).await;
-        e.srv("calc", host, &task, Some(("kept", "healthy")));
+        e.srv("calc", host, &task, Some(Kept("healthy")));
     }
     let hung = e.task(host, "calc", HOUR, Behaviour::Hang).await;
-    e.srv("calc", host, &hung, Some(("deleted", "unhealthy")));
+    e.srv("calc", host, &hung, Some(Removed("unhealthy")));
     e.commit().await;
 
     let mut api = RuntimeApi::start().await;

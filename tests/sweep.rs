@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_route53::types::RrType;
 use ecs_dns_reaper::handler::{handle, Invocation};
 use serde_json::{json, Value};
+use support::Outcome::{Held, Kept, Removed, Vanished};
 use support::{record, Behaviour, Estate, LocalAws};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -34,16 +35,16 @@ async fn a_large_estate_loses_exactly_its_stale_records() {
     let web = e.cluster("web").await;
     for h in 0..8u8 {
         let host = e.host(Some(&web), 1, h + 1).await;
-        e.host_a(host, Some(("kept", "healthy")));
+        e.host_a(host, Some(Kept("healthy")));
         for i in 0..15usize {
             let k = usize::from(h) * 15 + i;
             let service = services[k % services.len()];
             let (behaviour, age, expect) = match k % 20 {
-                3 => (Behaviour::Http500, HOUR, ("deleted", "unhealthy")),
-                7 => (Behaviour::Hang, HOUR, ("deleted", "unhealthy")),
-                11 => (Behaviour::Closed, HOUR, ("deleted", "unhealthy")),
-                15 => (Behaviour::Closed, Duration::from_secs(5), ("kept", "grace")),
-                _ => (Behaviour::Healthy, HOUR, ("kept", "healthy")),
+                3 => (Behaviour::Http500, HOUR, Removed("unhealthy")),
+                7 => (Behaviour::Hang, HOUR, Removed("unhealthy")),
+                11 => (Behaviour::Closed, HOUR, Removed("unhealthy")),
+                15 => (Behaviour::Closed, Duration::from_secs(5), Kept("grace")),
+                _ => (Behaviour::Healthy, HOUR, Kept("healthy")),
             };
             let task = e.task(host, service, age, behaviour).await;
             e.srv(service, host, &task, Some(expect));
@@ -62,9 +63,9 @@ async fn a_large_estate_loses_exactly_its_stale_records() {
         e.host_a(
             host,
             Some(if gone {
-                ("deleted", "instance-gone")
+                Removed("instance-gone")
             } else {
-                ("kept", "healthy")
+                Kept("healthy")
             }),
         );
         for _ in 0..10 {
@@ -74,9 +75,9 @@ async fn a_large_estate_loses_exactly_its_stale_records() {
                 host,
                 &task,
                 Some(if gone {
-                    ("deleted", "instance-gone")
+                    Removed("instance-gone")
                 } else {
-                    ("kept", "healthy")
+                    Kept("healthy")
                 }),
             );
         }
@@ -86,7 +87,7 @@ async fn a_large_estate_loses_exactly_its_stale_records() {
     let jobs = e.cluster("jobs").await;
     for h in 0..3u8 {
         let host = e.host(Some(&jobs), 3, h + 1).await;
-        e.host_a(host, Some(("kept", "healthy")));
+        e.host_a(host, Some(Kept("healthy")));
         for i in 0..10 {
             let task = e.task(host, "batch", HOUR, Behaviour::Healthy).await;
             let stopped = h == 0 && i < 5;
@@ -95,9 +96,9 @@ async fn a_large_estate_loses_exactly_its_stale_records() {
                 host,
                 &task,
                 Some(if stopped {
-                    ("deleted", "task-gone")
+                    Removed("task-gone")
                 } else {
-                    ("kept", "healthy")
+                    Kept("healthy")
                 }),
             );
             if stopped {
@@ -109,7 +110,7 @@ async fn a_large_estate_loses_exactly_its_stale_records() {
     // A running instance in no swept cluster, and five records on hosts that do
     // not exist, all under one name: the last of them is held.
     let outside = e.host(None, 4, 1).await;
-    e.host_a(outside, Some(("kept", "healthy")));
+    e.host_a(outside, Some(Kept("healthy")));
     let outside_dns = e.hosts[outside].dns.clone();
     for port in 0..5 {
         e.srv_raw(
@@ -117,16 +118,16 @@ async fn a_large_estate_loses_exactly_its_stale_records() {
             &outside_dns,
             9100 + port,
             Some(&format!("{port:012x}")),
-            Some(("kept", "out-of-scope")),
+            Some(Kept("out-of-scope")),
         );
     }
     let net = e.net;
     for x in 1..=5u8 {
         let dns = e.unknown_host(x);
         let expect = if x == 1 {
-            ("held", "last-record")
+            Held("last-record", None)
         } else {
-            ("deleted", "host-unknown")
+            Removed("host-unknown")
         };
         e.srv_raw("legacy", &dns, 8080, None, Some(expect));
     }
@@ -253,17 +254,17 @@ async fn the_guard_holds_negative_deletions_and_lets_positive_ones_through() {
     let gone = e.host(Some(&c), 1, 2).await;
     for _ in 0..3 {
         let t = e.task(host, "calc", HOUR, Behaviour::Healthy).await;
-        e.srv("calc", host, &t, Some(("kept", "healthy")));
+        e.srv("calc", host, &t, Some(Kept("healthy")));
     }
     let t = e.task(gone, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", gone, &t, Some(("deleted", "instance-gone")));
+    e.srv("calc", gone, &t, Some(Removed("instance-gone")));
     for x in 1..=6u8 {
         e.srv_raw(
             "calc",
             &e.unknown_host(x),
             80,
             None,
-            Some(("held", "guard")),
+            Some(Held("guard", None)),
         );
     }
     e.commit().await;
@@ -304,15 +305,15 @@ async fn a_dry_run_reports_and_changes_nothing() {
     let c = e.cluster("web").await;
     let host = e.host(Some(&c), 1, 1).await;
     let ok = e.task(host, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", host, &ok, Some(("kept", "healthy")));
+    e.srv("calc", host, &ok, Some(Kept("healthy")));
     let bad = e.task(host, "calc", HOUR, Behaviour::Http500).await;
-    e.srv("calc", host, &bad, Some(("deleted", "unhealthy")));
+    e.srv("calc", host, &bad, Some(Removed("unhealthy")));
     e.srv_raw(
         "calc",
         &e.unknown_host(1),
         80,
         None,
-        Some(("deleted", "host-unknown")),
+        Some(Removed("host-unknown")),
     );
     e.commit().await;
     let before = e.zone().await;
@@ -346,14 +347,14 @@ async fn a_record_changed_mid_sweep_is_held_and_the_rest_of_its_batch_is_deleted
     let gone = e.host(Some(&c), 1, 1).await;
     let live = e.host(Some(&c), 1, 2).await;
     let keep = e.task(live, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", live, &keep, Some(("kept", "healthy")));
+    e.srv("calc", live, &keep, Some(Kept("healthy")));
     let gone_dns = e.hosts[gone].dns.clone();
     // 400 records of a host shutting down: one batch of 400 DELETEs.
     for i in 0..400u16 {
         let expect = match i {
-            17 => ("held", "write-conflict"),
-            250 => ("vanished", ""),
-            _ => ("deleted", "instance-gone"),
+            17 => Held("write-conflict", None),
+            250 => Vanished,
+            _ => Removed("instance-gone"),
         };
         e.srv_raw(
             "calc",
@@ -418,14 +419,19 @@ async fn a_failed_or_missing_cluster_read_holds_negative_deletions() {
     let j = e.host(Some(&jobs), 1, 2).await;
     let gone = e.host(Some(&web), 1, 3).await;
     let t = e.task(w, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", w, &t, Some(("kept", "healthy")));
+    e.srv("calc", w, &t, Some(Kept("healthy")));
     let stopped = e.task(w, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", w, &stopped, Some(("held", "inventory-incomplete")));
+    e.srv(
+        "calc",
+        w,
+        &stopped,
+        Some(Held("inventory-incomplete", None)),
+    );
     // The jobs host's tasks are unknown while its cluster cannot be read.
     let jt = e.task(j, "batch", HOUR, Behaviour::Healthy).await;
-    e.srv("batch", j, &jt, Some(("held", "inventory-incomplete")));
+    e.srv("batch", j, &jt, Some(Held("inventory-incomplete", None)));
     let gt = e.task(gone, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", gone, &gt, Some(("deleted", "instance-gone")));
+    e.srv("calc", gone, &gt, Some(Removed("instance-gone")));
     e.commit().await;
     e.stop_task(&stopped).await;
     e.shutting_down(gone).await;
@@ -463,10 +469,10 @@ async fn throttling_is_retried_to_the_same_result() {
     let host = e.host(Some(&c), 1, 1).await;
     for _ in 0..2 {
         let t = e.task(host, "calc", HOUR, Behaviour::Healthy).await;
-        e.srv("calc", host, &t, Some(("kept", "healthy")));
+        e.srv("calc", host, &t, Some(Kept("healthy")));
     }
     let bad = e.task(host, "calc", HOUR, Behaviour::Http500).await;
-    e.srv("calc", host, &bad, Some(("deleted", "unhealthy")));
+    e.srv("calc", host, &bad, Some(Removed("unhealthy")));
     e.commit().await;
     aws.faults(json!([
         {"service": "route53", "operation": "ListResourceRecordSets", "status": 400, "code": "Throttling", "count": 2},
@@ -487,10 +493,10 @@ async fn unhealthy_tasks_are_stopped_when_asked() {
     let c = e.cluster("web").await;
     let host = e.host(Some(&c), 1, 1).await;
     let ok = e.task(host, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", host, &ok, Some(("kept", "healthy")));
+    e.srv("calc", host, &ok, Some(Kept("healthy")));
     let bad = e.task(host, "calc", HOUR, Behaviour::Hang).await;
-    e.srv("calc", host, &bad, Some(("deleted", "unhealthy")));
-    e.cname("calc", host, &bad, Some(("deleted", "unhealthy")));
+    e.srv("calc", host, &bad, Some(Removed("unhealthy")));
+    e.cname("calc", host, &bad, Some(Removed("unhealthy")));
     e.commit().await;
 
     let report = e
@@ -538,7 +544,7 @@ async fn the_zone_is_found_by_name_and_an_unknown_one_is_an_error() {
     let c = e.cluster("web").await;
     let host = e.host(Some(&c), 1, 1).await;
     let t = e.task(host, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", host, &t, Some(("kept", "healthy")));
+    e.srv("calc", host, &t, Some(Kept("healthy")));
     e.commit().await;
     // A public zone of the same name does not count.
     aws.route53()
@@ -578,13 +584,13 @@ async fn the_command_line_prints_the_report_and_exits_with_the_right_status() {
     let c = e.cluster("web").await;
     let host = e.host(Some(&c), 1, 1).await;
     let t = e.task(host, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", host, &t, Some(("kept", "healthy")));
+    e.srv("calc", host, &t, Some(Kept("healthy")));
     e.srv_raw(
         "calc",
         &e.unknown_host(1),
         80,
         None,
-        Some(("deleted", "host-unknown")),
+        Some(Removed("host-unknown")),
     );
     e.commit().await;
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use nix::pty::{openpty, Winsize};
 use serde_json::Value;
+use support::Outcome::{Kept, Removed};
 use support::{Behaviour, Estate, LocalAws};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -111,17 +112,11 @@ async fn estate(aws: &LocalAws) -> (Estate<'_>, Vec<(&'static str, String)>) {
     let c = e.cluster("web").await;
     let host = e.host(Some(&c), 1, 1).await;
     let ok = e.task(host, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", host, &ok, Some(("kept", "healthy")));
+    e.srv("calc", host, &ok, Some(Kept("healthy")));
     let bad = e.task(host, "calc", HOUR, Behaviour::Http500).await;
-    e.srv("calc", host, &bad, Some(("deleted", "unhealthy")));
+    e.srv("calc", host, &bad, Some(Removed("unhealthy")));
     let unknown = e.unknown_host(1);
-    e.srv_raw(
-        "calc",
-        &unknown,
-        80,
-        None,
-        Some(("deleted", "host-unknown")),
-    );
+    e.srv_raw("calc", &unknown, 80, None, Some(Removed("host-unknown")));
     e.commit().await;
     let mut env = aws.env();
     env.push(("HOSTED_ZONE_ID", e.zone_id.clone()));

@@ -13,11 +13,20 @@ use aws_sdk_servicediscovery::types::{
 use serde_json::{json, Value};
 
 use super::estate::create_vpc;
+use super::expect::{Listed, Outcome};
 use super::regions::OTHER_ACCOUNT;
-use super::{ago, run_binary, Estate, LocalAws};
+use super::{ago, run_binary, Behaviour, Estate, Host, LocalAws};
 
 /// The account the local AWS serves.
 pub const ACCOUNT: &str = "123456789012";
+
+/// An hour: past any grace period.
+pub const HOUR: Duration = Duration::from_secs(3600);
+/// Every negative deregistration goes through: for tests about each instance's
+/// decision, not about the sweep-wide safety rules.
+pub const PLAIN: &[(&str, &str)] = &[("MAX_DELETE_PERCENT", "100"), ("KEEP_LAST_RECORD", "false")];
+/// The port scripts register their hosts' services on.
+pub const PORT: u16 = 8080;
 
 impl LocalAws {
     pub fn servicediscovery(&self) -> aws_sdk_servicediscovery::Client {
@@ -62,21 +71,6 @@ pub struct CmService {
     pub custom_health: bool,
 }
 
-/// What a test expects a sweep to do with an instance it registered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fate {
-    /// Deregistered with this reason (in a dry run: reported, still registered).
-    Deregistered(&'static str),
-    /// Held with this reason, `decided` the second.
-    Held(&'static str, &'static str),
-    /// Kept, counted under this reason in `kept`.
-    Kept(&'static str),
-    /// No `AWS_INSTANCE_IPV4`: counted as foreign, never touched.
-    Foreign,
-    /// Its deregistration was tried and failed: in no list, still registered.
-    Failed,
-}
-
 /// An instance a test registered, with its expected fate (`None`: not listed by
 /// the sweep, so not counted, and still registered after it).
 #[derive(Debug, Clone)]
@@ -86,7 +80,7 @@ pub struct Registered {
     pub instance_id: String,
     /// `ip:port` or `ip`, as the report names it.
     pub target: String,
-    pub fate: Option<Fate>,
+    pub fate: Option<Outcome>,
 }
 
 /// A task started for an ECS service that registers into Cloud Map.
@@ -113,6 +107,16 @@ pub struct Namespace<'a> {
     pub name: String,
     pub services: Vec<CmService>,
     pub registered: Vec<Registered>,
+}
+
+/// An estate (its zone `sd.internal`) and a private DNS namespace `name` in its VPC.
+pub async fn estate_with_namespace<'a>(
+    aws: &'a LocalAws,
+    name: &str,
+) -> (Estate<'a>, Namespace<'a>) {
+    let e = Estate::new(aws, "sd.internal").await;
+    let ns = Namespace::create(&e, name).await;
+    (e, ns)
 }
 
 impl<'a> Namespace<'a> {
@@ -207,7 +211,7 @@ impl<'a> Namespace<'a> {
         service: &CmService,
         instance_id: &str,
         attributes: &[(&str, String)],
-        fate: Option<Fate>,
+        fate: Option<Outcome>,
     ) {
         let mut req = self
             .aws
@@ -247,7 +251,7 @@ impl<'a> Namespace<'a> {
         service: &CmService,
         task: &EcsTask,
         ecs_service: &str,
-        fate: Option<Fate>,
+        fate: Option<Outcome>,
     ) {
         self.register_ecs(
             service,
@@ -276,7 +280,7 @@ impl<'a> Namespace<'a> {
         ip: Ipv4Addr,
         port: u16,
         ec2_instance_id: Option<&str>,
-        fate: Option<Fate>,
+        fate: Option<Outcome>,
     ) {
         let mut attributes = vec![
             ("AWS_INSTANCE_IPV4", ip.to_string()),
@@ -302,7 +306,7 @@ impl<'a> Namespace<'a> {
         ip: Ipv4Addr,
         port: Option<u16>,
         ec2_instance_id: Option<&str>,
-        fate: Option<Fate>,
+        fate: Option<Outcome>,
     ) {
         let mut attributes = vec![("AWS_INSTANCE_IPV4", ip.to_string())];
         if let Some(port) = port {
@@ -314,8 +318,58 @@ impl<'a> Namespace<'a> {
         self.register(service, instance_id, &attributes, fate).await;
     }
 
+    /// A script registration of `ip` on [`PORT`], without `EC2_INSTANCE_ID`, expected
+    /// to meet `fate`.
+    pub async fn script(
+        &mut self,
+        service: &CmService,
+        instance_id: &str,
+        ip: Ipv4Addr,
+        fate: Outcome,
+    ) {
+        self.register_script(service, instance_id, ip, Some(PORT), None, Some(fate))
+            .await;
+    }
+
+    /// A script registration of host `host` on [`PORT`], naming it by its address
+    /// and by `EC2_INSTANCE_ID`.
+    pub async fn script_of(
+        &mut self,
+        service: &CmService,
+        instance_id: &str,
+        host: &Host,
+        fate: Option<Outcome>,
+    ) {
+        let ec2_id = Some(host.instance_id.as_str());
+        self.register_script(service, instance_id, host.ip, Some(PORT), ec2_id, fate)
+            .await;
+    }
+
+    /// A script registration `instance_id` of a new old host at
+    /// 127.<net>.2.`last` answering on [`PORT`]: kept `healthy`. Its address.
+    pub async fn live_script(
+        &mut self,
+        e: &mut Estate<'_>,
+        service: &CmService,
+        instance_id: &str,
+        last: u8,
+    ) -> Ipv4Addr {
+        let live = e.old_host(last).await;
+        let ip = e.hosts[live].ip;
+        e.listen(ip, PORT, Behaviour::Healthy).await;
+        self.script(service, instance_id, ip, Outcome::Kept("healthy"))
+            .await;
+        ip
+    }
+
+    /// Forgets every instance expected to be deregistered (gone after the sweep).
+    pub fn forget_deregistered(&mut self) {
+        self.registered
+            .retain(|r| !matches!(r.fate, Some(Outcome::Removed(_))));
+    }
+
     /// Changes what the test expects of `instance_id` from now on.
-    pub fn expect(&mut self, instance_id: &str, fate: Option<Fate>) {
+    pub fn expect(&mut self, instance_id: &str, fate: Option<Outcome>) {
         for r in self
             .registered
             .iter_mut()
@@ -445,46 +499,19 @@ impl<'a> Namespace<'a> {
                 continue;
             };
             scanned += 1;
-            let d = find("deregistered", r);
-            let h = find("held", r);
+            let listed = Listed {
+                removed_list: "deregistered",
+                removed: find("deregistered", r),
+                held: find("held", r),
+                target: Some(&r.target),
+                context: format!(": {entry:#}"),
+            };
+            fate.check(r, &listed, &mut kept);
             match fate {
-                Fate::Deregistered(reason) => {
-                    let d = d
-                        .unwrap_or_else(|| panic!("{r:?} not deregistered; held {h:?}: {entry:#}"));
-                    assert_eq!(d["reason"], reason, "{r:?}");
-                    assert_eq!(d["target"], r.target.as_str(), "{r:?}");
-                    assert!(h.is_none(), "{r:?} both deregistered and held");
-                    deregistered += 1;
-                }
-                Fate::Held(reason, decided) => {
-                    let h = h
-                        .unwrap_or_else(|| panic!("{r:?} not held; deregistered {d:?}: {entry:#}"));
-                    assert_eq!(
-                        (h["reason"].as_str(), h["decided"].as_str()),
-                        (Some(reason), Some(decided)),
-                        "{r:?}"
-                    );
-                    assert_eq!(h["target"], r.target.as_str(), "{r:?}");
-                    assert!(d.is_none(), "{r:?} both held and deregistered");
-                    held += 1;
-                }
-                Fate::Kept(reason) => {
-                    assert!(
-                        d.is_none() && h.is_none(),
-                        "{r:?} should be kept ({reason}): {entry:#}"
-                    );
-                    *kept.entry(reason).or_default() += 1;
-                }
-                Fate::Foreign => {
-                    assert!(d.is_none() && h.is_none(), "{r:?} is foreign: {entry:#}");
-                    foreign += 1;
-                }
-                Fate::Failed => {
-                    assert!(
-                        d.is_none() && h.is_none(),
-                        "{r:?} failed to deregister: {entry:#}"
-                    );
-                }
+                Outcome::Removed(_) => deregistered += 1,
+                Outcome::Held(..) => held += 1,
+                Outcome::Foreign => foreign += 1,
+                _ => {}
             }
         }
         assert_eq!(
@@ -527,13 +554,27 @@ impl<'a> Namespace<'a> {
         }
         for r in &self.registered {
             let present = now[&r.service_id].contains(&r.instance_id);
-            let gone = !dry_run && matches!(r.fate, Some(Fate::Deregistered(_)));
+            let gone = r.fate.is_some_and(|f| !f.survives(dry_run));
             assert_eq!(present, !gone, "registration of {r:?} after the sweep");
         }
     }
 }
 
 impl Estate<'_> {
+    /// A host of the estate outside any cluster at 127.<net>.2.`last`, launched an
+    /// hour ago (so past any grace period).
+    pub async fn old_host(&mut self, last: u8) -> usize {
+        let h = self.host(None, 2, last).await;
+        self.launched(h, HOUR).await;
+        h
+    }
+
+    /// An address in the VPC's range that no network interface has
+    /// (127.<net>.9.`last`).
+    pub fn unknown_ip(&self, last: u8) -> Ipv4Addr {
+        Ipv4Addr::new(127, self.net, 9, last)
+    }
+
     /// Host `h` was launched `age` ago (EC2 `LaunchTime`; moto: when it was created).
     pub async fn launched(&self, h: usize, age: Duration) {
         self.aws
@@ -743,6 +784,27 @@ pub async fn cm_invoke(
         Some(event),
     )
     .await
+}
+
+/// A namespace entry's `health_updates`: (service, instance id, status) each.
+pub fn health_updates(entry: &Value) -> Vec<(String, String, String)> {
+    entry["health_updates"]
+        .as_array()
+        .unwrap_or_else(|| panic!("health_updates in {entry:#}"))
+        .iter()
+        .map(|u| {
+            (
+                u["service"].as_str().unwrap_or_default().to_string(),
+                u["instance_id"].as_str().unwrap_or_default().to_string(),
+                u["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// One of [`health_updates`].
+pub fn update(service: &str, instance: &str, status: &str) -> (String, String, String) {
+    (service.into(), instance.into(), status.into())
 }
 
 /// The strings of a report's `errors` (entries that are not strings as JSON text).

@@ -8,6 +8,7 @@ use std::time::Duration;
 use aws_sdk_route53::types::RrType;
 use serde_json::{json, Value};
 
+use super::Outcome::{Held, Kept, Removed};
 use super::{record, Behaviour, Estate, LocalAws, StartedTask};
 
 pub const SEED: u64 = 2026;
@@ -69,11 +70,11 @@ pub async fn build(aws: &LocalAws) -> Demo<'_> {
     let h4 = e.host(Some(&batch), 2, 21).await;
     let h5 = e.host(None, 3, 31).await;
     for h in [h1, h2, h4] {
-        e.host_a(h, Some(("kept", "healthy")));
+        e.host_a(h, Some(Kept("healthy")));
     }
-    e.simple_host_a(h5, Some(("kept", "healthy")));
+    e.simple_host_a(h5, Some(Kept("healthy")));
     let h3_name = e.resource_name(h3);
-    e.host_a_named(h3, &h3_name, Some(("deleted", "instance-gone")));
+    e.host_a_named(h3, &h3_name, Some(Removed("instance-gone")));
 
     let running_task = web_tasks(&mut e, [h1, h2, h3]).await;
     let (stopped_task, stopped_task_no_runtime_id) = batch_tasks(&mut e, h4).await;
@@ -101,21 +102,21 @@ pub async fn build(aws: &LocalAws) -> Demo<'_> {
 /// name), and the CNAME fork's `web` service; returns a healthy running task.
 async fn web_tasks(e: &mut Estate<'_>, [h1, h2, h3]: [usize; 3]) -> StartedTask {
     let running_task = e.task(h1, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", h1, &running_task, Some(("kept", "healthy")));
-    e.cname("calc", h1, &running_task, Some(("kept", "healthy")));
+    e.srv("calc", h1, &running_task, Some(Kept("healthy")));
+    e.cname("calc", h1, &running_task, Some(Kept("healthy")));
     let t = e.task(h1, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", h1, &t, Some(("kept", "healthy")));
+    e.srv("calc", h1, &t, Some(Kept("healthy")));
     let t = e.task(h1, "calc", HOUR, Behaviour::Http500).await;
-    e.srv("calc", h1, &t, Some(("deleted", "unhealthy")));
+    e.srv("calc", h1, &t, Some(Removed("unhealthy")));
 
     let t = e.task(h2, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", h2, &t, Some(("kept", "healthy")));
+    e.srv("calc", h2, &t, Some(Kept("healthy")));
     let t = e.task(h2, "calc", HOUR, Behaviour::Hang).await;
-    e.srv("calc", h2, &t, Some(("deleted", "unhealthy")));
+    e.srv("calc", h2, &t, Some(Removed("unhealthy")));
     let t = e
         .task(h2, "calc", Duration::from_secs(10), Behaviour::Closed)
         .await;
-    e.srv("calc", h2, &t, Some(("kept", "grace")));
+    e.srv("calc", h2, &t, Some(Kept("grace")));
 
     let h3_name = e.resource_name(h3);
     for _ in 0..2 {
@@ -126,14 +127,14 @@ async fn web_tasks(e: &mut Estate<'_>, [h1, h2, h3]: [usize; 3]) -> StartedTask 
             &h3_name,
             t.host_port,
             id,
-            Some(("deleted", "instance-gone")),
+            Some(Removed("instance-gone")),
         );
     }
 
     let t = e.fork_task(h2, "web", 8080, HOUR, Behaviour::Healthy).await;
-    e.fork_cname("web", h2, &t, Some(("kept", "healthy")));
+    e.fork_cname("web", h2, &t, Some(Kept("healthy")));
     let t = e.fork_task(h1, "web", 8080, HOUR, Behaviour::Http500).await;
-    e.fork_cname("web", h1, &t, Some(("deleted", "unhealthy")));
+    e.fork_cname("web", h1, &t, Some(Removed("unhealthy")));
     running_task
 }
 
@@ -143,10 +144,10 @@ async fn web_tasks(e: &mut Estate<'_>, [h1, h2, h3]: [usize; 3]) -> StartedTask 
 async fn batch_tasks(e: &mut Estate<'_>, h4: usize) -> (StartedTask, StartedTask) {
     for _ in 0..2 {
         let t = e.task(h4, "report", HOUR, Behaviour::Healthy).await;
-        e.srv("report", h4, &t, Some(("kept", "healthy")));
+        e.srv("report", h4, &t, Some(Kept("healthy")));
     }
     let stopped_task = e.task(h4, "report", HOUR, Behaviour::Closed).await;
-    e.srv("report", h4, &stopped_task, Some(("deleted", "task-gone")));
+    e.srv("report", h4, &stopped_task, Some(Removed("task-gone")));
     let stopped_task_no_runtime_id = e.task(h4, "report", HOUR, Behaviour::Closed).await;
     let h4_dns = e.hosts[h4].dns.clone();
     e.srv_raw(
@@ -154,7 +155,7 @@ async fn batch_tasks(e: &mut Estate<'_>, h4: usize) -> (StartedTask, StartedTask
         &h4_dns,
         stopped_task_no_runtime_id.host_port,
         None,
-        Some(("deleted", "task-gone")),
+        Some(Removed("task-gone")),
     );
     (stopped_task, stopped_task_no_runtime_id)
 }
@@ -172,14 +173,14 @@ async fn coverage_hosts(e: &mut Estate<'_>, web: &str) -> (usize, usize) {
         &dr_dns,
         32768,
         Some("0d0d0d0d0d0d"),
-        Some(("kept", "out-of-scope")),
+        Some(Kept("out-of-scope")),
     );
-    e.host_a(dr, Some(("kept", "healthy")));
+    e.host_a(dr, Some(Kept("healthy")));
 
     let scaled_in = e.host(Some(web), 1, 14).await;
     let t = e.task(scaled_in, "calc", HOUR, Behaviour::Healthy).await;
-    e.srv("calc", scaled_in, &t, Some(("deleted", "instance-gone")));
-    e.host_a(scaled_in, Some(("deleted", "instance-gone")));
+    e.srv("calc", scaled_in, &t, Some(Removed("instance-gone")));
+    e.host_a(scaled_in, Some(Removed("instance-gone")));
     e.commit().await;
     e.terminate(scaled_in).await;
     (dr, scaled_in)
@@ -194,21 +195,21 @@ fn stray_records(e: &mut Estate<'_>, h5: usize) {
         &h5_dns,
         9100,
         Some("00000000a1b2"),
-        Some(("kept", "out-of-scope")),
+        Some(Kept("out-of-scope")),
     );
     e.srv_raw(
         "legacy",
         &e.unknown_host(1),
         8080,
         None,
-        Some(("held", "last-record")),
+        Some(Held("last-record", None)),
     );
     e.srv_raw(
         "legacy",
         &e.unknown_host(2),
         8080,
         None,
-        Some(("deleted", "host-unknown")),
+        Some(Removed("host-unknown")),
     );
 
     e.raw(

@@ -10,7 +10,7 @@ use aws_sdk_route53::types::{ResourceRecordSet, RrType};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
-use super::{Expect, LocalAws, Written};
+use super::{LocalAws, Outcome, Written};
 
 #[derive(Debug, Clone)]
 pub struct Host {
@@ -23,7 +23,8 @@ pub struct Host {
 
 /// Each estate gets its own 127.N.0.0/16 so tests running at once never share a
 /// listener address: each test binary counts up from its own base (several test
-/// binaries may run at once), up to 40 estates each (`cloud_map`: 40 from 215).
+/// binaries may run at once), up to 40 estates each (the Cloud Map files that were
+/// `cloud_map`: 40 from 215).
 static NEXT_NET: AtomicU8 = AtomicU8::new(0);
 
 fn net_base() -> u8 {
@@ -32,7 +33,11 @@ fn net_base() -> u8 {
         "events" => 60,
         "runtime" => 100,
         "reliability" => 140,
-        "cloud_map" => 215,
+        "cloud_map_sweep"
+        | "cloud_map_safety"
+        | "cloud_map_health"
+        | "cloud_map_events"
+        | "cloud_map_configuration" => 215,
         _ => 180,
     }
 }
@@ -50,7 +55,7 @@ pub struct Estate<'a> {
     /// VPCs of other Regions associated with the zone, by Region.
     pub(super) region_vpcs: HashMap<String, String>,
     pub(super) subnets: HashMap<(String, u8), String>,
-    pub(super) pending: Vec<(ResourceRecordSet, Option<Expect>)>,
+    pub(super) pending: Vec<(ResourceRecordSet, Option<Outcome>)>,
     pub written: Vec<Written>,
     pub(super) listeners: Vec<JoinHandle<()>>,
     pub(super) definitions: HashMap<String, String>,

@@ -3,7 +3,7 @@
 
 use aws_sdk_route53::types::{ResourceRecord, ResourceRecordSet, RrType};
 
-use super::{Estate, Expect, StartedTask};
+use super::{Estate, Outcome, StartedTask};
 
 /// A record in the shape the agents write: weighted (weight 1), TTL 0.
 pub fn agent_record(name: &str, rtype: RrType, id: Option<&str>, value: &str) -> ResourceRecordSet {
@@ -59,7 +59,7 @@ impl Estate<'_> {
     }
 
     /// Writes the weighted SRV record of `task` under `service` (reference agent shape).
-    pub fn srv(&mut self, service: &str, h: usize, task: &StartedTask, expect: Option<Expect>) {
+    pub fn srv(&mut self, service: &str, h: usize, task: &StartedTask, expect: Option<Outcome>) {
         let dns = self.hosts[h].dns.clone();
         self.srv_raw(
             service,
@@ -76,7 +76,7 @@ impl Estate<'_> {
         dns: &str,
         port: u16,
         container: Option<&str>,
-        expect: Option<Expect>,
+        expect: Option<Outcome>,
     ) {
         let id = match container {
             Some(c) => format!("{dns}:{c}"),
@@ -93,7 +93,7 @@ impl Estate<'_> {
 
     /// Writes the weighted CNAME record of `task` (CNAME fork shape) under
     /// `<service>-www`, the name its container declares for port 81.
-    pub fn cname(&mut self, service: &str, h: usize, task: &StartedTask, expect: Option<Expect>) {
+    pub fn cname(&mut self, service: &str, h: usize, task: &StartedTask, expect: Option<Outcome>) {
         self.fork_cname(&format!("{service}-www"), h, task, expect);
     }
 
@@ -104,7 +104,7 @@ impl Estate<'_> {
         service: &str,
         h: usize,
         task: &StartedTask,
-        expect: Option<Expect>,
+        expect: Option<Outcome>,
     ) {
         let dns = self.hosts[h].dns.clone();
         let set = agent_record(
@@ -118,14 +118,14 @@ impl Estate<'_> {
 
     /// Writes the host's own A record as the reference agent 1.4+ does: weighted,
     /// named after the first label of the host name, set identifier the host name.
-    pub fn host_a(&mut self, h: usize, expect: Option<Expect>) {
+    pub fn host_a(&mut self, h: usize, expect: Option<Outcome>) {
         let dns = self.hosts[h].dns.clone();
         self.host_a_named(h, &dns, expect);
     }
 
     /// The weighted host A record of host `h` under the host name `dns` (its IP
     /// name, or its resource name).
-    pub fn host_a_named(&mut self, h: usize, dns: &str, expect: Option<Expect>) {
+    pub fn host_a_named(&mut self, h: usize, dns: &str, expect: Option<Outcome>) {
         let label = dns.split('.').next().unwrap_or_default();
         let set = agent_record(
             &format!("{label}.{}.", self.apex),
@@ -137,7 +137,7 @@ impl Estate<'_> {
     }
 
     /// The simple host A record of agents before 1.4 (and of hand-made ones).
-    pub fn simple_host_a(&mut self, h: usize, expect: Option<Expect>) {
+    pub fn simple_host_a(&mut self, h: usize, expect: Option<Outcome>) {
         let ip = self.hosts[h].ip;
         let [a, b, c, d] = ip.octets();
         let set = record(
@@ -151,7 +151,7 @@ impl Estate<'_> {
     }
 
     /// Writes any record set (foreign ones, odd shapes).
-    pub fn raw(&mut self, set: ResourceRecordSet, expect: Option<Expect>) {
+    pub fn raw(&mut self, set: ResourceRecordSet, expect: Option<Outcome>) {
         self.pending.push((set, expect));
     }
 }
