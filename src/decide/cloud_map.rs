@@ -16,14 +16,14 @@ use std::time::SystemTime;
 
 use super::backing::in_grace;
 use super::estate::Estate;
-use super::judge::{self, Assessment, Judge, OnFailedCheck, Verdict};
+use super::judge::{Assessment, Judge, OnFailedCheck, Verdict};
 use super::policy::Listed;
 use super::{
     Decision, DeleteReason, Evidence, HealthUpdate, KeepReason, Plan, PlanItem, PlanSettings,
 };
 use crate::classify::{OwnedInstance, Registrar};
 use crate::model::cloud_map::{task_id, HealthStatus, RegistryEvidence, RegistryListing};
-use crate::model::health::{Endpoint, HealthResult};
+use crate::model::health::Endpoint;
 use crate::model::{ClusterScope, Ec2Instance, Inventory, Task, TaskStatus};
 use crate::names::Ec2Host;
 
@@ -259,33 +259,6 @@ impl Judge for NamespaceJudge<'_> {
             members,
         }
     }
-}
-
-/// Final decisions for a namespace: [`judge::decide`] with the namespace's judge
-/// (the safety rules per namespace, last-record protection per Cloud Map service).
-pub fn decide_instances(
-    instances: &[OwnedInstance],
-    assessed: impl IntoIterator<Item = impl Into<Assessment>>,
-    health: &HashMap<Endpoint, HealthResult>,
-    listing: &RegistryListing,
-    inventory_complete: bool,
-    settings: &PlanSettings,
-) -> Plan<OwnedInstance> {
-    let (evidence, vpcs) = (RegistryEvidence::default(), BTreeSet::new());
-    let context = RegistryContext {
-        evidence: &evidence,
-        vpcs: &vpcs,
-        scope: &ClusterScope::All,
-    };
-    let judge = NamespaceJudge { context, listing };
-    judge::decide(
-        &judge,
-        instances,
-        assessed,
-        health,
-        inventory_complete,
-        settings,
-    )
 }
 
 /// A `task-stopped` event's decision on the stopped task's registration: the

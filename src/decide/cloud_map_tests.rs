@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use super::*;
 use crate::decide::HoldReason;
 use crate::model::cloud_map::{CloudMapService, Registration};
+use crate::model::health::HealthResult;
 use crate::model::{InstanceState, Task};
 
 const VPC: &str = "vpc-ns";
@@ -684,4 +685,31 @@ fn each_deregistration_says_what_it_rests_on() {
             .as_deref(),
         Some("ECS task prod/stopped STOPPED")
     );
+}
+
+/// A namespace's final decisions: the one judge with the namespace's side (the
+/// listing is what these rows vary; the evidence was used by `assess` already).
+fn decide_instances(
+    instances: &[OwnedInstance],
+    assessed: impl IntoIterator<Item = impl Into<Assessment>>,
+    health: &HashMap<Endpoint, HealthResult>,
+    listing: &RegistryListing,
+    inventory_complete: bool,
+    settings: &PlanSettings,
+) -> Plan<OwnedInstance> {
+    let (evidence, vpcs) = (RegistryEvidence::default(), BTreeSet::new());
+    let context = RegistryContext {
+        evidence: &evidence,
+        vpcs: &vpcs,
+        scope: &ClusterScope::All,
+    };
+    let judge = NamespaceJudge { context, listing };
+    crate::decide::decide(
+        &judge,
+        instances,
+        assessed,
+        health,
+        inventory_complete,
+        settings,
+    )
 }

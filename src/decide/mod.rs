@@ -38,8 +38,8 @@ pub use evidence::{Backer, Evidence, Tie};
 pub use instance_gone::{
     decide_instance_gone, ec2_says_not_gone, instance_record_names, tied_hosts, TiedHosts,
 };
-pub use judge::{decide as judge, endpoints, Assessment, Judge, OnFailedCheck, Verdict};
-pub use sweep::{assess, decide, ZoneJudge};
+pub use judge::{decide, endpoints, Assessment, Judge, OnFailedCheck, Verdict};
+pub use sweep::{assess, ZoneJudge};
 pub use task_stopped::{
     decide_task_stopped, declared_names, ecs_says_not_stopped, needs_host, StoppedTask,
 };

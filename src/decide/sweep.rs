@@ -1,5 +1,6 @@
 //! The zone's judge: each owned record judged from the inventory (the decision
-//! table's first pass, [`assess`]), then through the one judge ([`judge::decide`]).
+//! table's first pass, [`assess`]), then through the one judge
+//! ([`super::decide`]).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -7,14 +8,12 @@ use std::time::SystemTime;
 
 use super::backing::{backing, in_grace, recently_starting};
 use super::estate::Estate;
-use super::judge::{self, Assessment, Judge, OnFailedCheck, Verdict};
+use super::judge::{Assessment, Judge, OnFailedCheck, Verdict};
 use super::policy::Listed;
 use super::ties::Ties;
-use super::{
-    plain_target, Decision, DeleteReason, Evidence, KeepReason, Plan, PlanSettings, TaskRef,
-};
+use super::{plain_target, Decision, DeleteReason, Evidence, KeepReason, PlanSettings, TaskRef};
 use crate::classify::{OwnedRecord, Target};
-use crate::model::health::{Endpoint, HealthResult};
+use crate::model::health::Endpoint;
 use crate::model::Inventory;
 
 fn decided(target: String, decision: Decision) -> Assessment {
@@ -171,28 +170,4 @@ impl Judge for ZoneJudge<'_> {
             members: Vec::new(),
         }
     }
-}
-
-/// Final decisions for the zone: [`judge::decide`] with the zone's judge.
-pub fn decide(
-    records: &[OwnedRecord],
-    assessments: Vec<Assessment>,
-    health: &HashMap<Endpoint, HealthResult>,
-    inventory_complete: bool,
-    name_counts: &HashMap<String, usize>,
-    settings: &PlanSettings,
-) -> Plan {
-    let inventory = Inventory::default();
-    let judge = ZoneJudge {
-        inventory: &inventory,
-        name_counts,
-    };
-    judge::decide(
-        &judge,
-        records,
-        assessments,
-        health,
-        inventory_complete,
-        settings,
-    )
 }

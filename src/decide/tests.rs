@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use super::*;
 use crate::classify::classify;
+use crate::decide::judge;
 use crate::model::health::{Endpoint, HealthResult};
 use crate::model::{
     Container, ContainerDefinition, ContainerInstance, Ec2Instance, InstanceState, Inventory,
@@ -1165,3 +1166,27 @@ fn a_stopped_tasks_host_is_matched_as_a_host_not_as_text() {
 }
 
 mod coverage;
+
+/// The zone's final decisions: the one judge with the zone's side.
+fn decide(
+    records: &[OwnedRecord],
+    assessments: Vec<Assessment>,
+    health: &HashMap<Endpoint, HealthResult>,
+    inventory_complete: bool,
+    name_counts: &HashMap<String, usize>,
+    settings: &PlanSettings,
+) -> Plan {
+    let inventory = Inventory::default();
+    let judge = ZoneJudge {
+        inventory: &inventory,
+        name_counts,
+    };
+    judge::decide(
+        &judge,
+        records,
+        assessments,
+        health,
+        inventory_complete,
+        settings,
+    )
+}

@@ -201,7 +201,7 @@ impl<'a, A: Aws> Run<'a, A> {
         let settings = self.deps.plan_settings();
         let assessed = judge.assess(items, &settings, SystemTime::now());
         let (health, unchecked) = self.check_before_deadline(&endpoints(&assessed)).await;
-        let plan = decide::judge(judge, items, assessed, &health, complete, &settings);
+        let plan = decide::decide(judge, items, assessed, &health, complete, &settings);
         if plan.guard.tripped {
             tracing::error!(
                 registry = %registry.describe(),
