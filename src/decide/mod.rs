@@ -1,17 +1,20 @@
-//! The decision core: plain data in, one decision with one reason per record out.
-//! Pure: no I/O, no SDK types.
+//! The decision core: plain data in, one decision with one reason per record (or
+//! Cloud Map instance) out. Pure: no I/O, no SDK types.
 //!
-//! - [`sweep`]: a full sweep, in two steps around the health checks: [`assess`]
-//!   judges each record from the inventory alone and says which endpoints need a
-//!   check; [`decide`] folds in the health results.
-//! - [`policy`]: the safety rules, applied to a plan after its records are decided
-//!   (mass-deletion guard, incomplete inventory, last-record protection); each may
-//!   only turn a deletion into a hold.
-//! - [`task_stopped`] and [`instance_gone`]: what an event's re-check decides.
-//! - [`cloud_map`]: the same for the instances of a Cloud Map namespace, with the
-//!   same reasons and policies.
-//! - [`estate`] indexes the inventory by what records name; [`backing`] says which
-//!   running task backs a record and on which port.
+//! - `judge`: the one judge of every registry and trigger, in two steps around the
+//!   health checks: a registry's [`Judge::assess`] gives each item a [`Verdict`]
+//!   from what was read (and says which endpoints need a check); [`decide`] folds
+//!   in the health results and the custom health marks, then the safety rules.
+//! - The registries' sides: the zone's ([`ZoneJudge`], its decision table in
+//!   `sweep`) and a namespace's ([`NamespaceJudge`], in [`cloud_map`]).
+//! - [`policy`]: the safety rules, each a named [`policy::Policy`], applied to a
+//!   plan after its items are decided; each may only turn a deletion into a hold
+//!   or keep a mark back.
+//! - `task_stopped` and `instance_gone`: which listed records an event is about;
+//!   the zone's judge decides them on what the event read.
+//! - `estate` indexes the inventory by what records name; `backing` says which
+//!   running task backs a record and on which port; `ties` what ECS ties to a
+//!   gone instance.
 
 mod backing;
 pub mod cloud_map;

@@ -1,10 +1,11 @@
 //! The flows, one per event kind: each reads what it needs through the AWS seams,
-//! hands plain data to the decision core, and writes the outcome. [`Run`] is what
-//! they share: the deadline, the phase timings, the zone listing, the health
-//! checks and the write.
+//! hands plain data to a registry's judge, writes the plan, and returns what it
+//! decided and did ([`Ran`]); the report is assembled from that, once. [`Run`] is
+//! what they share: the deadline, the phase timings, the zone listing, the health
+//! checks, [`Run::judge_and_write`] and the one write path ([`write`]).
 //!
-//! A flow that stops early says why with a [`Halt`]; [`finish`] turns each kind of
-//! halt into the report in one place.
+//! A flow that stops early says why with a [`Halt`]; [`Halt::settle`] turns each
+//! kind of halt into the run's result in one place.
 
 mod cloud_map;
 mod deps;
