@@ -80,6 +80,42 @@ async fn a_stopped_task_event_deregisters_its_cloud_map_instance() {
     assert_eq!(aws.count("servicediscovery:DeregisterInstance").await, 1);
 }
 
+/// An event never deregisters what a sweep of the same estate keeps: a stopped
+/// task of a cluster that `ECS_CLUSTERS` leaves out is kept `out-of-scope` by the
+/// sweep, and so by its `task-stopped` event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_task_of_an_unswept_cluster_is_kept_by_its_event_as_by_the_sweep() {
+    let aws = LocalAws::start().await;
+    let (mut e, mut ns) = estate_with_namespace(&aws, NS).await;
+    let apps = e.cluster("apps").await;
+    e.cluster("batch").await;
+    let h = e.host(Some(&apps), 1, 1).await;
+    let web = ns.service("web", true, false).await;
+    e.ecs_service(&apps, "web", "web", &web).await;
+    let done = e.ecs_task(h, "web", "service:web", HOUR).await;
+    let running = e.ecs_task(h, "web", "service:web", HOUR).await;
+    ns.register_task(&web, &done, "web", None).await;
+    ns.register_task(&web, &running, "web", None).await;
+    e.stop_ecs_task(&done).await;
+    let only_batch = [("ECS_CLUSTERS", "batch")];
+
+    let swept = cm_sweep(&aws, NS, &only_batch).await;
+    let entry = ns.entry(&swept);
+    assert_eq!(entry["deregistered"], json!([]), "{swept:#}");
+    assert_eq!(entry["kept"]["out-of-scope"], 2, "{swept:#}");
+
+    let report = cm_invoke(&aws, NS, &only_batch, &task_stopped_event(&done)).await;
+    let entry = ns.entry(&report);
+    assert_eq!(entry["deregistered"], json!([]), "{report:#}");
+    assert_eq!(entry["kept"]["out-of-scope"], 1, "{report:#}");
+    assert_eq!(errors(&entry), Vec::<String>::new());
+    let mut ids = ns.ids(&web).await;
+    ids.sort();
+    let mut both = vec![done.id.clone(), running.id.clone()];
+    both.sort();
+    assert_eq!(ids, both);
+}
+
 /// The sample `EC2 Instance State-change Notification` of `events/` for
 /// `instance_id` in `state`.
 fn instance_state_event(instance_id: &str, state: &str) -> Value {
