@@ -61,15 +61,17 @@ pub async fn instance_gone<A: Aws>(run: &Run<'_, A>, instance_id: &str) -> Resul
     );
     if !tied.addresses.is_empty() {
         let read = deps.aws.holders(&tied.addresses, &zone_vpcs);
-        let holders = run.within(run.timed(Phase::Inventory, read)).await?;
+        let read = run.within(run.timed(Phase::Inventory, read)).await;
+        let holders = read.map_err(|halt| view.halted(halt))?;
         if !holders.is_complete() {
-            return Err(Halt::Unconfirmed(holders.failures));
+            return Err(view.halted(Halt::Unconfirmed(holders.failures)));
         }
         add_new(&mut inventory.instances, holders.instances);
     }
     if !names.is_empty() && !tied.host_a_names.is_empty() {
         let listed = run.load_names(view.zone.clone(), &tied.host_a_names);
-        view.absorb(run.within(listed).await??);
+        let listed = run.within(listed).await.and_then(|more| more);
+        view.absorb(listed.map_err(|halt| view.halted(halt))?);
     }
     let now = std::time::SystemTime::now();
     let settings = deps.plan_settings();

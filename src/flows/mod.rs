@@ -47,6 +47,12 @@ pub enum Halt {
     Ignored(String),
     /// The invocation fails.
     Failed(HandlerError),
+    /// Any of the above, after the zone was listed: what the listing counted
+    /// stays in the report.
+    AfterListing {
+        zone: Box<(String, Swept<OwnedRecord>)>,
+        halt: Box<Halt>,
+    },
 }
 
 impl From<ZoneError> for Halt {
@@ -70,8 +76,23 @@ impl Halt {
             }
             Halt::Ignored(why) => ran.ignored = Some(why),
             Halt::Failed(e) => return Err(e),
+            Halt::AfterListing { zone, halt } => {
+                let (id, swept) = *zone;
+                ran.hosted_zone_id = Some(id);
+                ran.zone = Some(swept);
+                return halt.settle(ran);
+            }
         }
         Ok(ran)
+    }
+
+    /// The zone's part of the run a halt leaves (when it came after the zone was
+    /// listed), and the halt itself.
+    pub fn split(self) -> (Option<(String, Swept<OwnedRecord>)>, Halt) {
+        match self {
+            Halt::AfterListing { zone, halt } => (Some(*zone), halt.split().1),
+            other => (None, other),
+        }
     }
 }
 
@@ -259,6 +280,20 @@ impl ZoneView {
         }
         self.complete &= more.complete;
         self.errors.extend(more.errors);
+    }
+
+    /// `halt`, coming after this listing: what the listing counted, and why it
+    /// stopped, go with it.
+    pub(crate) fn halted(&self, halt: Halt) -> Halt {
+        let listed = Swept {
+            counts: self.counts(),
+            errors: self.errors.clone(),
+            ..Swept::default()
+        };
+        Halt::AfterListing {
+            zone: Box::new((self.zone.id.clone(), listed)),
+            halt: Box::new(halt),
+        }
     }
 
     /// The report's `records`.

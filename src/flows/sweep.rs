@@ -24,10 +24,19 @@ pub async fn sweep<A: Aws>(run: &Run<'_, A>) -> Result<Ran, Halt> {
                 ran.hosted_zone_id = Some(id);
                 ran.zone = Some(zone);
             }
-            Err(Halt::OutOfTime) => ran.incomplete(
-                "deadline near: the zone's AWS reads did not finish in time; nothing was decided or deleted in it",
-            ),
-            Err(other) => return Err(other),
+            Err(halt) => {
+                let (listed, halt) = halt.split();
+                if let Some((id, zone)) = listed {
+                    ran.hosted_zone_id = Some(id);
+                    ran.zone = Some(zone);
+                }
+                match halt {
+                    Halt::OutOfTime => ran.incomplete(
+                        "deadline near: the zone's AWS reads did not finish in time; nothing was decided or deleted in it",
+                    ),
+                    other => return Err(other),
+                }
+            }
         }
     }
     if !run.deps.config.cloud_map_namespaces.is_empty() {
@@ -56,7 +65,8 @@ async fn sweep_zone<A: Aws>(run: &Run<'_, A>) -> Result<(String, Swept<OwnedReco
         .map(|i| i.id.clone())
         .collect();
     let ecs_read = run.timed(Phase::Inventory, deps.aws.clusters(&scope, &gone));
-    let mut inventory = run.within(ecs_read).await?;
+    let ecs_read = run.within(ecs_read).await;
+    let mut inventory = ecs_read.map_err(|halt| view.halted(halt))?;
     inventory.zone_vpcs = vpc_ids(&zone_vpcs);
     inventory.instances = ec2.instances;
     inventory.failures.extend(ec2.failures);

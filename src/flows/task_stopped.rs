@@ -76,9 +76,10 @@ async fn stopped_task_records<A: Aws>(
     if let (true, Some(ci)) = (decide::needs_host(&view.owned, &stopped), ci) {
         let scope = deps.cluster_scope();
         let read = deps.aws.host(&scope, cluster, ci);
-        inventory = run.within(run.timed(Phase::Inventory, read)).await?;
+        let read = run.within(run.timed(Phase::Inventory, read)).await;
+        inventory = read.map_err(|halt| view.halted(halt))?;
         if !inventory.is_complete() {
-            return Err(Halt::Unconfirmed(inventory.failures));
+            return Err(view.halted(Halt::Unconfirmed(inventory.failures)));
         }
     }
     inventory.zone_vpcs = vpc_ids(&zone_vpcs);

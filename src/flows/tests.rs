@@ -547,6 +547,14 @@ async fn an_event_whose_re_check_fails_deletes_nothing() {
         report.errors,
         ["ecs:DescribeContainerInstances cluster=web failed: HTTP 500"]
     );
+    // What it listed before the re-check failed is still counted.
+    let listed = crate::report::RecordCounts {
+        scanned: 3,
+        owned: 3,
+        foreign: 0,
+    };
+    assert_eq!(report.records, listed, "{report:?}");
+    assert_eq!(report.guard.limit_percent, 100);
 }
 
 #[tokio::test]
@@ -781,6 +789,7 @@ async fn a_namespace_whose_reads_outlast_the_deadline_is_incomplete_and_untouche
     assert!(entry.errors[0].starts_with("deadline near"), "{entry:?}");
     assert!(entry.deregistered.is_empty());
     assert!(cloud_map_writes(&deps.aws).is_empty());
+    assert_eq!(entry.guard.limit_percent, 100, "the configured limit");
 }
 
 #[tokio::test]

@@ -130,6 +130,9 @@ impl Report {
             // `fold`: the one place a plan meets the report.
             report.record(&zone.plan, &zone.written);
         }
+        // A registry cut off before it was judged has no plan of its own: every
+        // guard shows the configured limit.
+        report.guard.limit_percent = shape.limit_percent;
         if shape.cloud_map {
             report.cloud_map = Some(Vec::new());
         }
@@ -140,6 +143,7 @@ impl Report {
             entry.complete &= ns.swept.complete;
             entry.errors.extend(ns.swept.errors);
             entry.record(&ns.swept.plan, &ns.swept.written);
+            entry.guard.limit_percent = shape.limit_percent;
             report.add_namespace(entry);
         }
         report.complete &= ran.complete;
